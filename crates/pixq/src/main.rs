@@ -1,1 +1,34 @@
-fn main() {}
+//! `pixq`: the one binary. It parses the command line, runs the chosen role, and turns the
+//! outcome into an exit code in one place. Everything with behaviour lives in the library crates.
+
+mod cli;
+mod commands;
+mod logging;
+mod shutdown;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("pixq: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Builds the runtime and dispatches to the command. Kept apart from `main` so the exit-code
+/// decision stays in one place.
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    logging::init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(commands::dispatch(cli.command))
+}

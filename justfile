@@ -1,0 +1,27 @@
+# pixq's everyday commands. `just --list` shows them. None of the set-up steps needs just:
+# the README gives the plain commands too.
+
+# Build every crate.
+build:
+    cargo build --workspace
+
+# The whole test suite, exactly as CI runs it (starts Redis if it is down).
+test:
+    bash .ci/run
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# The upstream simulator on 127.0.0.1:18080 (pass flags, e.g. `just sim --latency 2s..3s`).
+sim *FLAGS:
+    cargo run -p pixq -- sim {{FLAGS}}
+
+# Benchmarks, with figures printed.
+bench:
+    cargo run --release -p pixverse-sim --example sim_throughput
+
+# A newcomer's first run: the simulator walked through by hand with curl.
+demo:
+    bash scripts/sim-walkthrough.sh
