@@ -20,7 +20,7 @@ sim *FLAGS:
 
 # Benchmarks, with figures printed.
 bench:
-    cargo run --release -p pixverse-sim --example sim_throughput
+    cargo bench -p pixverse --bench roundtrip
 
 # A newcomer's first run: the simulator walked through by hand with curl.
 demo:
