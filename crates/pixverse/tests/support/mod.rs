@@ -1,8 +1,11 @@
 //! Loopback servers for the client's tests: an axum server that answers every request with
 //! one canned response and records what it received, and a raw TCP server that misbehaves in
-//! ways axum will not (drop the connection, hang, send a cut-off body).
+//! ways axum will not (drop the connection, hang, send a cut-off body). The simulator and its
+//! helpers are in [`sim`].
 
 #![allow(dead_code)]
+
+pub mod sim;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
