@@ -118,6 +118,44 @@ async fn run(listener: TcpListener, sim: Sim, shutdown: CancellationToken) -> io
         .await
 }
 
+/// Why a simulator started from command-line flags stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The flags were wrong; binaries exit 2 on this.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why binding failed.
+        source: io::Error,
+    },
+    /// The server failed while running.
+    #[error("simulator stopped with an error: {0}")]
+    Serve(#[source] io::Error),
+}
+
+/// Serves the simulator as the flags say until `shutdown` is cancelled: the whole of
+/// `pixverse-sim` and `pixq sim`, less their signal handling.
+///
+/// # Errors
+///
+/// Bad flags, an address that cannot be bound, or a server failure.
+pub async fn run_with_args(args: SimArgs, shutdown: CancellationToken) -> Result<(), RunError> {
+    let addr = args.listen();
+    let config = args.into_config()?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Bind { addr, source })?;
+    tracing::info!(%addr, latency = %config.latency, "pixverse simulator listening");
+    serve(listener, config, shutdown)
+        .await
+        .map_err(RunError::Serve)
+}
+
 /// Starts the simulator on a free port of 127.0.0.1 in a background task: the way tests and
 /// `pixq demo` embed it.
 ///

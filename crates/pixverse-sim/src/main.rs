@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
-use pixverse_sim::SimArgs;
-use tokio::net::TcpListener;
+use pixverse_sim::{RunError, SimArgs};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -35,24 +33,16 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
-    let addr = args.listen();
-    let config = match args.into_config() {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("pixverse-sim: {err}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    tracing::info!(%addr, latency = %config.latency, "pixverse simulator listening");
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    pixverse_sim::serve(listener, config, shutdown)
-        .await
-        .context("simulator stopped with an error")?;
-    Ok(ExitCode::SUCCESS)
+    match pixverse_sim::run_with_args(args, shutdown).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(RunError::Config(err)) => {
+            eprintln!("pixverse-sim: {err}");
+            Ok(ExitCode::from(2))
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Cancels `shutdown` on the first SIGINT or SIGTERM.
