@@ -1,0 +1,377 @@
+//! [`RedisStore`]: the [`Store`] for many processes on many machines.
+//!
+//! Each job is a hash holding its record as JSON, plus its `state` and a `version` the Lua
+//! scripts check. A transition reads the record, plans the change in Rust
+//! ([`Transition::plan`], the same rules for every backend), and writes it with `commit.lua`
+//! only if the record still has the state and version it was planned from; if another
+//! writer got there first it plans again from the new record, which then usually answers
+//! `Stale`. Indexes (by creation, state, batch; unfinished by last change; finished by
+//! expiry) are kept in step inside the same scripts. The key layout is in `keys.rs`, the
+//! scripts in `*.lua` next to it. Needs Redis 7; the scripts build keys from the prefix, so
+//! a Redis Cluster needs a hash-tagged prefix such as `{pixq}`.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use pixq_core::redis::RedisStore;
+//!
+//! # async fn run() -> Result<(), redis::RedisError> {
+//! let client = redis::Client::open("redis://127.0.0.1:6379")?;
+//! let store = RedisStore::new(
+//!     client.get_connection_manager().await?,
+//!     "pixq",
+//!     Duration::from_secs(7 * 24 * 3600),
+//! );
+//! # let _ = store;
+//! # Ok(())
+//! # }
+//! ```
+
+mod keys;
+mod scripts;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::AsyncCommands;
+use ::redis::aio::ConnectionManager;
+use chrono::{DateTime, Utc};
+
+use self::keys::Keys;
+use self::scripts::{CommitReply, CreateReply, NewRecord, Scripts, Write};
+use crate::job::{Job, JobId, NewJob};
+use crate::state::{JobState, Transition};
+use crate::store::{Created, Cursor, IdempotencyKey, ListFilter, Outcome, Page, Store, StoreError};
+
+/// How many times a transition is planned again when its record keeps changing under it.
+const MAX_PLANS: usize = 32;
+
+/// How many expired jobs a listing sweeps out of the indexes before it reads.
+const PRUNE_PER_LIST: usize = 256;
+
+/// How many index entries one listing call examines beyond `limit` (skipping other states
+/// of a batch, or records that just expired).
+const LIST_BUDGET: usize = 1000;
+
+/// The Redis-backed [`Store`]. Clones share one connection manager.
+#[derive(Debug, Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    keys: Keys,
+    scripts: Arc<Scripts>,
+    retention: Duration,
+}
+
+impl RedisStore {
+    /// A store whose keys all start with `{prefix}:` and whose finished jobs expire
+    /// `retention` after they finish.
+    pub fn new(conn: ConnectionManager, prefix: &str, retention: Duration) -> Self {
+        RedisStore {
+            conn,
+            keys: Keys::new(prefix),
+            scripts: Arc::new(Scripts::new()),
+            retention,
+        }
+    }
+
+    /// Sweeps up to `limit` jobs whose retention has passed out of the listing indexes (their
+    /// records expire on their own); answers how many. Listings and transitions already sweep
+    /// a few each; a janitor may call this to catch up.
+    ///
+    /// # Errors
+    ///
+    /// Redis failures.
+    pub async fn prune_expired(&self, limit: usize) -> Result<usize, StoreError> {
+        let mut conn = self.conn.clone();
+        self.scripts.prune(&mut conn, &self.keys, limit).await
+    }
+
+    /// The record and its version.
+    async fn read(&self, id: &JobId) -> Result<Option<(Job, i64)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.keys.job(id);
+        let (json, version): (Option<String>, Option<i64>) =
+            conn.hmget(&key, &["json", "version"]).await?;
+        match (json, version) {
+            (Some(json), Some(version)) => Ok(Some((decode(&key, &json)?, version))),
+            (None, _) => Ok(None),
+            (Some(_), None) => Err(StoreError::Corrupt {
+                what: key,
+                detail: "the record has no version".into(),
+            }),
+        }
+    }
+
+    /// The descendants of `job` that have not finished, each with its version.
+    async fn unfinished_descendants(&self, job: &Job) -> Result<Vec<(Job, i64)>, StoreError> {
+        let mut todo: VecDeque<JobId> = job.children.iter().cloned().collect();
+        let mut out = Vec::new();
+        while let Some(id) = todo.pop_front() {
+            if let Some((child, version)) = self.read(&id).await? {
+                todo.extend(child.children.iter().cloned());
+                if !child.is_terminal() {
+                    out.push((child, version));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn write(&self, job: &Job, from: Option<(JobState, i64)>) -> Result<Write, StoreError> {
+        Ok(Write {
+            ensure: from.is_none(),
+            id: job.id.to_string(),
+            from: from.map_or(("", 0), |(state, version)| (state.as_str(), version)),
+            state: job.state.as_str(),
+            json: encode(job)?,
+            created_ms: job.created_at.timestamp_millis(),
+            updated_ms: job.updated_at.timestamp_millis(),
+            batch: batch_of(job),
+            expire_at_ms: self.expire_at_ms(job),
+        })
+    }
+
+    fn expire_at_ms(&self, job: &Job) -> i64 {
+        match (job.is_terminal(), job.finished_at) {
+            (true, Some(at)) => {
+                let retention = i64::try_from(self.retention.as_millis()).unwrap_or(i64::MAX);
+                at.timestamp_millis().saturating_add(retention)
+            }
+            (true, None) => job.updated_at.timestamp_millis(),
+            (false, _) => 0,
+        }
+    }
+
+    async fn fetch(&self, ids: &[String]) -> Result<Vec<Job>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for id in ids {
+            pipe.hget(self.keys.job(&JobId::from(id.as_str())), "json");
+        }
+        let mut conn = self.conn.clone();
+        let found: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+        found
+            .into_iter()
+            .zip(ids)
+            .filter_map(|(json, id)| json.map(|json| decode(id, &json)))
+            .collect()
+    }
+}
+
+fn encode(job: &Job) -> Result<String, StoreError> {
+    serde_json::to_string(job).map_err(|e| StoreError::Corrupt {
+        what: format!("job {}", job.id),
+        detail: format!("cannot encode: {e}"),
+    })
+}
+
+fn decode(what: &str, json: &str) -> Result<Job, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        what: what.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+fn batch_of(job: &Job) -> String {
+    job.batch_id
+        .as_ref()
+        .map(|b| b.to_string())
+        .unwrap_or_default()
+}
+
+fn new_record(job: &Job) -> Result<NewRecord, StoreError> {
+    Ok(NewRecord {
+        id: job.id.to_string(),
+        state: job.state.as_str(),
+        json: encode(job)?,
+        created_ms: job.created_at.timestamp_millis(),
+        batch: batch_of(job),
+    })
+}
+
+/// A cursor is `<score>:<id>` of the last entry examined.
+fn parse_cursor(cursor: &Cursor) -> Result<(String, String), StoreError> {
+    let invalid = || StoreError::InvalidCursor(cursor.as_str().to_owned());
+    let (score, id) = cursor.as_str().split_once(':').ok_or_else(invalid)?;
+    if id.is_empty() || score.parse::<i64>().is_err() {
+        return Err(invalid());
+    }
+    Ok((score.to_owned(), id.to_owned()))
+}
+
+impl Store for RedisStore {
+    async fn create(
+        &self,
+        job: NewJob,
+        idempotency: Option<IdempotencyKey>,
+    ) -> Result<Created, StoreError> {
+        let job = job.into_job(Utc::now());
+        let record = new_record(&job)?;
+        let idem = idempotency
+            .as_ref()
+            .map(|k| (self.keys.idempotency(&k.key), k.fingerprint.as_str()));
+        let mut conn = self.conn.clone();
+        let reply = self
+            .scripts
+            .create(&mut conn, &self.keys, idem, &[record])
+            .await?;
+        match reply {
+            CreateReply::Created => Ok(Created {
+                job,
+                replayed: false,
+            }),
+            CreateReply::Replayed(json) => Ok(Created {
+                job: decode("the replayed job", &json)?,
+                replayed: true,
+            }),
+            CreateReply::Conflict(first) => Err(StoreError::Conflict {
+                key: idempotency.map(|k| k.key).unwrap_or_default(),
+                job: JobId::from(first),
+            }),
+            CreateReply::Exists(id) => Err(StoreError::Duplicate(JobId::from(id))),
+        }
+    }
+
+    async fn create_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Job>, StoreError> {
+        let now = Utc::now();
+        let jobs: Vec<Job> = jobs.into_iter().map(|j| j.into_job(now)).collect();
+        if jobs.is_empty() {
+            return Ok(jobs);
+        }
+        let records = jobs.iter().map(new_record).collect::<Result<Vec<_>, _>>()?;
+        let mut conn = self.conn.clone();
+        match self
+            .scripts
+            .create(&mut conn, &self.keys, None, &records)
+            .await?
+        {
+            CreateReply::Created => Ok(jobs),
+            CreateReply::Exists(id) => Err(StoreError::Duplicate(JobId::from(id))),
+            CreateReply::Replayed(_) | CreateReply::Conflict(_) => Err(StoreError::Corrupt {
+                what: "the reply of create.lua".into(),
+                detail: "an idempotency answer to a batch without a key".into(),
+            }),
+        }
+    }
+
+    async fn get(&self, id: &JobId) -> Result<Option<Job>, StoreError> {
+        Ok(self.read(id).await?.map(|(job, _)| job))
+    }
+
+    async fn apply(&self, transition: Transition) -> Result<Outcome, StoreError> {
+        let id = transition.job_id().clone();
+        for _ in 0..MAX_PLANS {
+            let Some((current, version)) = self.read(&id).await? else {
+                return Err(StoreError::NotFound(id));
+            };
+            let Some(plan) = transition.plan(&current, Utc::now()) else {
+                return Ok(Outcome::Stale { current });
+            };
+            let mut writes = vec![self.write(&plan.job, Some((current.state, version)))?];
+            if let Some(child) = &plan.create {
+                writes.push(self.write(child, None)?);
+            }
+            if plan.cancel_descendants {
+                for (descendant, version) in self.unfinished_descendants(&current).await? {
+                    let cancel = Transition::cancel(descendant.id.clone());
+                    if let Some(p) = cancel.plan(&descendant, plan.job.updated_at) {
+                        writes.push(self.write(&p.job, Some((descendant.state, version)))?);
+                    }
+                }
+            }
+            let claim = plan.claim.as_deref().map(|task| self.keys.task(task));
+            let mut conn = self.conn.clone();
+            match self
+                .scripts
+                .commit(&mut conn, &self.keys, claim, &writes)
+                .await?
+            {
+                CommitReply::Ok => return Ok(Outcome::Applied(plan.job)),
+                CommitReply::Taken(owner) => {
+                    return Ok(Outcome::TaskTaken {
+                        by: JobId::from(owner),
+                        current,
+                    });
+                }
+                CommitReply::Moved => continue,
+                CommitReply::Gone(gone) => {
+                    tracing::debug!(job = %id, %gone, "a record vanished under a transition; planning again");
+                    continue;
+                }
+            }
+        }
+        Err(StoreError::Contended(id))
+    }
+
+    async fn job_for_task(&self, task_id: &str) -> Result<Option<JobId>, StoreError> {
+        let mut conn = self.conn.clone();
+        let owner: Option<String> = conn.get(self.keys.task(task_id)).await?;
+        Ok(owner.map(JobId::from))
+    }
+
+    async fn list(
+        &self,
+        filter: &ListFilter,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Page, StoreError> {
+        let cursor = cursor.map(parse_cursor).transpose()?;
+        let limit = limit.max(1);
+        let (index, state) = match (&filter.batch, filter.state) {
+            (Some(batch), state) => (self.keys.batch(batch), state.map(JobState::as_str)),
+            (None, Some(state)) => (self.keys.state(state), None),
+            (None, None) => (self.keys.jobs(), None),
+        };
+        let mut conn = self.conn.clone();
+        self.scripts
+            .prune(&mut conn, &self.keys, PRUNE_PER_LIST)
+            .await?;
+        let reply = self
+            .scripts
+            .list(
+                &mut conn,
+                &self.keys,
+                index,
+                state,
+                cursor,
+                limit,
+                limit.saturating_add(LIST_BUDGET),
+            )
+            .await?;
+        let jobs = reply
+            .records
+            .iter()
+            .map(|json| decode("a listed job", json))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            jobs,
+            next_cursor: reply
+                .next
+                .map(|(score, id)| Cursor::new(format!("{score}:{id}"))),
+        })
+    }
+
+    async fn unfinished_older_than(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Job>, StoreError> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = ::redis::cmd("ZRANGE")
+            .arg(self.keys.unfinished())
+            .arg("-inf")
+            .arg(cutoff.timestamp_millis())
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut conn)
+            .await?;
+        let mut jobs = self.fetch(&ids).await?;
+        let cutoff_ms = cutoff.timestamp_millis();
+        jobs.retain(|job| !job.is_terminal() && job.updated_at.timestamp_millis() <= cutoff_ms);
+        Ok(jobs)
+    }
+}

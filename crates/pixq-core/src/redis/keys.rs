@@ -1,0 +1,126 @@
+//! Every Redis key pixq writes, built in one place. All start with `{prefix}:`.
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{p}:job:{id}` | hash | `json` (the [`Job`](crate::job::Job)), `state`, `version`, `batch`, `created` (ms), and the companion keys `idem` and `tasks` that expire with it |
+//! | `{p}:jobs` | zset | every job id, scored by creation (ms) |
+//! | `{p}:state:{state}` | zset | the ids in one state, scored by creation (ms) |
+//! | `{p}:batch:{batch_id}` | zset | the ids of one batch, scored by creation (ms) |
+//! | `{p}:unfinished` | zset | ids of non-terminal jobs, scored by last change (ms): the rescuer's view |
+//! | `{p}:expiring` | zset | `id\nstate\nbatch` of finished jobs, scored by when they expire (ms) |
+//! | `{p}:task:{task_id}` | string | the job id holding an upstream task id |
+//! | `{p}:idem:{key}` | hash | `job` and `fingerprint` of an idempotency key |
+//!
+//! Scripts get the fixed names and the prefixes of the per-id families from [`Keys::layout`]
+//! and append ids to them, so the layout is written down only here.
+
+use crate::job::{BatchId, JobId};
+use crate::state::JobState;
+
+/// The key builder for one prefix.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    base: String,
+}
+
+impl Keys {
+    /// Keys under `{prefix}:`.
+    pub(crate) fn new(prefix: &str) -> Self {
+        Keys {
+            base: format!("{prefix}:"),
+        }
+    }
+
+    /// The job record of `id`.
+    pub(crate) fn job(&self, id: &JobId) -> String {
+        format!("{}{}", self.job_prefix(), id)
+    }
+
+    fn job_prefix(&self) -> String {
+        format!("{}job:", self.base)
+    }
+
+    /// Every job, newest last by score.
+    pub(crate) fn jobs(&self) -> String {
+        format!("{}jobs", self.base)
+    }
+
+    /// The jobs in `state`.
+    pub(crate) fn state(&self, state: JobState) -> String {
+        format!("{}{}", self.state_prefix(), state.as_str())
+    }
+
+    fn state_prefix(&self) -> String {
+        format!("{}state:", self.base)
+    }
+
+    /// The jobs of a batch.
+    pub(crate) fn batch(&self, batch: &BatchId) -> String {
+        format!("{}{}", self.batch_prefix(), batch)
+    }
+
+    fn batch_prefix(&self) -> String {
+        format!("{}batch:", self.base)
+    }
+
+    /// Non-terminal jobs by last change.
+    pub(crate) fn unfinished(&self) -> String {
+        format!("{}unfinished", self.base)
+    }
+
+    /// Finished jobs by expiry.
+    pub(crate) fn expiring(&self) -> String {
+        format!("{}expiring", self.base)
+    }
+
+    /// The owner of an upstream task id.
+    pub(crate) fn task(&self, task_id: &str) -> String {
+        format!("{}task:{task_id}", self.base)
+    }
+
+    /// An idempotency key.
+    pub(crate) fn idempotency(&self, key: &str) -> String {
+        format!("{}idem:{key}", self.base)
+    }
+
+    /// The first arguments of every script, in the order the Lua prelude reads them.
+    pub(crate) fn layout(&self) -> [String; 6] {
+        [
+            self.job_prefix(),
+            self.jobs(),
+            self.state_prefix(),
+            self.batch_prefix(),
+            self.unfinished(),
+            self.expiring(),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_and_family_starts_with_the_prefix() {
+        let keys = Keys::new("p-1");
+        let id = JobId::from("job_x");
+        let all = [
+            keys.job(&id),
+            keys.jobs(),
+            keys.state(JobState::Failed),
+            keys.batch(&BatchId::from("batch_y")),
+            keys.unfinished(),
+            keys.expiring(),
+            keys.task("t"),
+            keys.idempotency("k"),
+        ];
+        for key in all.iter().chain(keys.layout().iter()) {
+            assert!(key.starts_with("p-1:"), "{key}");
+        }
+        assert_eq!(keys.job(&id), format!("{}job_x", keys.layout()[0]));
+        assert_eq!(
+            keys.state(JobState::Failed),
+            format!("{}failed", keys.layout()[2])
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! Typed handles on the Lua scripts. Each script is its own `.lua` file, prefixed with
+//! `prelude.lua` (the key layout, index upkeep, pruning), and is called only through a method
+//! here that names its arguments and reads its reply.
+
+use redis::Script;
+use redis::aio::ConnectionManager;
+
+use super::keys::Keys;
+use crate::store::StoreError;
+
+macro_rules! script {
+    ($file:literal) => {
+        Script::new(concat!(include_str!("prelude.lua"), include_str!($file)))
+    };
+}
+
+/// The loaded scripts; cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub(super) struct Scripts {
+    create: Script,
+    commit: Script,
+    list: Script,
+    prune: Script,
+}
+
+/// One record for `create.lua`.
+pub(super) struct NewRecord {
+    pub id: String,
+    pub state: &'static str,
+    pub json: String,
+    pub created_ms: i64,
+    pub batch: String,
+}
+
+/// What `create.lua` answered.
+pub(super) enum CreateReply {
+    Created,
+    Replayed(String),
+    Conflict(String),
+    Exists(String),
+}
+
+/// One record for `commit.lua`.
+pub(super) struct Write {
+    /// `true`: create unless it exists (a chain's next step); `false`: update only if the
+    /// record still has `from`.
+    pub ensure: bool,
+    pub id: String,
+    /// The state and version the plan was made from (ignored when `ensure`).
+    pub from: (&'static str, i64),
+    pub state: &'static str,
+    pub json: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub batch: String,
+    /// When a finished record expires (ms since the epoch); 0 while unfinished.
+    pub expire_at_ms: i64,
+}
+
+/// What `commit.lua` answered.
+pub(super) enum CommitReply {
+    Ok,
+    /// A record changed since it was read: plan again.
+    Moved,
+    /// A record disappeared.
+    Gone(String),
+    /// The task id is held by this job.
+    Taken(String),
+}
+
+/// One page from `list.lua`: the records as JSON, and where the next page starts.
+pub(super) struct ListReply {
+    pub next: Option<(String, String)>,
+    pub records: Vec<String>,
+}
+
+fn reply_error(script: &str, reply: &[String]) -> StoreError {
+    StoreError::Corrupt {
+        what: format!("the reply of {script}.lua"),
+        detail: format!("unexpected {reply:?}"),
+    }
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        Scripts {
+            create: script!("create.lua"),
+            commit: script!("commit.lua"),
+            list: script!("list.lua"),
+            prune: script!("prune.lua"),
+        }
+    }
+
+    /// Creates `records` (all or none), the first under `idem` (key, fingerprint) if given.
+    pub(super) async fn create(
+        &self,
+        conn: &mut ConnectionManager,
+        keys: &Keys,
+        idem: Option<(String, &str)>,
+        records: &[NewRecord],
+    ) -> Result<CreateReply, StoreError> {
+        let mut call = self.create.prepare_invoke();
+        call.arg(&keys.layout()[..]);
+        match idem {
+            Some((key, fingerprint)) => call.arg(key).arg(fingerprint),
+            None => call.arg("").arg(""),
+        };
+        call.arg(records.len());
+        for r in records {
+            call.arg(&r.id)
+                .arg(r.state)
+                .arg(&r.json)
+                .arg(r.created_ms)
+                .arg(&r.batch);
+        }
+        let reply: Vec<String> = call.invoke_async(conn).await?;
+        match reply.as_slice() {
+            [tag] if tag == "created" => Ok(CreateReply::Created),
+            [tag, json] if tag == "replayed" => Ok(CreateReply::Replayed(json.clone())),
+            [tag, id] if tag == "conflict" => Ok(CreateReply::Conflict(id.clone())),
+            [tag, id] if tag == "exists" => Ok(CreateReply::Exists(id.clone())),
+            _ => Err(reply_error("create", &reply)),
+        }
+    }
+
+    /// Applies `writes` (all or none); `claim` is the task key to claim for the first one.
+    pub(super) async fn commit(
+        &self,
+        conn: &mut ConnectionManager,
+        keys: &Keys,
+        claim: Option<String>,
+        writes: &[Write],
+    ) -> Result<CommitReply, StoreError> {
+        let mut call = self.commit.prepare_invoke();
+        call.arg(&keys.layout()[..])
+            .arg(claim.unwrap_or_default())
+            .arg(writes.len());
+        for w in writes {
+            call.arg(if w.ensure { "ensure" } else { "update" })
+                .arg(&w.id)
+                .arg(w.from.0)
+                .arg(w.from.1)
+                .arg(w.state)
+                .arg(&w.json)
+                .arg(w.created_ms)
+                .arg(w.updated_ms)
+                .arg(&w.batch)
+                .arg(w.expire_at_ms);
+        }
+        let reply: Vec<String> = call.invoke_async(conn).await?;
+        match reply.as_slice() {
+            [tag] if tag == "ok" => Ok(CommitReply::Ok),
+            [tag, _] if tag == "moved" => Ok(CommitReply::Moved),
+            [tag, id] if tag == "gone" => Ok(CommitReply::Gone(id.clone())),
+            [tag, owner] if tag == "taken" => Ok(CommitReply::Taken(owner.clone())),
+            _ => Err(reply_error("commit", &reply)),
+        }
+    }
+
+    /// One page of `index`, examining at most `budget` entries.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn list(
+        &self,
+        conn: &mut ConnectionManager,
+        keys: &Keys,
+        index: String,
+        state: Option<&'static str>,
+        cursor: Option<(String, String)>,
+        limit: usize,
+        budget: usize,
+    ) -> Result<ListReply, StoreError> {
+        let (score, id) = cursor.unwrap_or_default();
+        let mut reply: Vec<String> = self
+            .list
+            .prepare_invoke()
+            .arg(&keys.layout()[..])
+            .arg(index)
+            .arg(state.unwrap_or(""))
+            .arg(score)
+            .arg(id)
+            .arg(limit)
+            .arg(budget)
+            .invoke_async(conn)
+            .await?;
+        if reply.len() < 2 {
+            return Err(reply_error("list", &reply));
+        }
+        let records = reply.split_off(2);
+        let next_id = reply.pop().unwrap_or_default();
+        let next_score = reply.pop().unwrap_or_default();
+        Ok(ListReply {
+            next: (!next_score.is_empty()).then_some((next_score, next_id)),
+            records,
+        })
+    }
+
+    /// Sweeps up to `limit` expired jobs out of the indexes; answers how many.
+    pub(super) async fn prune(
+        &self,
+        conn: &mut ConnectionManager,
+        keys: &Keys,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        Ok(self
+            .prune
+            .prepare_invoke()
+            .arg(&keys.layout()[..])
+            .arg(limit)
+            .invoke_async(conn)
+            .await?)
+    }
+}
