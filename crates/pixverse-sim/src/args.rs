@@ -47,6 +47,12 @@ pub struct SimArgs {
     #[arg(long, value_name = "MODE", default_value = "normal")]
     pub callbacks: String,
 
+    /// How long an async or callback submit takes to answer after its task was created, e.g.
+    /// 2s. Default 0s. For crash tests: a client killed in that window has paid for a task it
+    /// never heard of.
+    #[arg(long, value_name = "D", default_value = "0s")]
+    pub answer_delay: String,
+
     /// A fixed random seed, for reproducible fault draws and durations.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -88,6 +94,13 @@ impl SimArgs {
                 reason: err.to_string(),
             })?;
         }
+        let answer_delay =
+            humantime::parse_duration(self.answer_delay.trim()).map_err(|err| {
+                ConfigError::AnswerDelay {
+                    value: self.answer_delay.clone(),
+                    reason: err.to_string(),
+                }
+            })?;
         if self.max_in_flight == 0 {
             return Err(ConfigError::MaxInFlight);
         }
@@ -111,6 +124,7 @@ impl SimArgs {
             faults,
             callbacks,
             seed: self.seed,
+            answer_delay,
             ..SimConfig::default()
         })
     }

@@ -53,6 +53,10 @@ pub struct SimConfig {
     pub callback_timeout: Duration,
     /// The delay of a `late` callback after the task finished.
     pub late_callback_delay: Duration,
+    /// How long an async or callback submit takes to answer after its task was created.
+    /// The real gateway answers in a fraction of a second; a longer delay lets a test kill a
+    /// client while its submits are in the air, with their tasks already made.
+    pub answer_delay: Duration,
 }
 
 impl Default for SimConfig {
@@ -70,11 +74,19 @@ impl Default for SimConfig {
             min_poll_interval: DEFAULT_MIN_POLL_INTERVAL,
             callback_timeout: DEFAULT_CALLBACK_TIMEOUT,
             late_callback_delay: DEFAULT_LATE_CALLBACK_DELAY,
+            answer_delay: Duration::ZERO,
         }
     }
 }
 
 impl SimConfig {
+    /// Sets how long an async or callback submit takes to answer once its task exists.
+    #[must_use]
+    pub fn with_answer_delay(mut self, delay: Duration) -> Self {
+        self.answer_delay = delay;
+        self
+    }
+
     /// Sets the latency range.
     #[must_use]
     pub fn with_latency(mut self, latency: Latency) -> Self {
@@ -309,6 +321,14 @@ pub enum ConfigError {
     Callbacks {
         /// The value given.
         value: String,
+    },
+    /// `--answer-delay` does not parse as a duration.
+    #[error("--answer-delay {value}: {reason}")]
+    AnswerDelay {
+        /// The value given.
+        value: String,
+        /// Why it was refused.
+        reason: String,
     },
     /// `--max-in-flight` is 0, which would refuse every submit.
     #[error("--max-in-flight must be at least 1")]

@@ -279,3 +279,33 @@ async fn a_seed_reproduces_the_fault_sequence() {
     );
     assert_ne!(first, outcomes(43).await);
 }
+
+#[tokio::test]
+async fn answer_delay_holds_the_answer_after_the_task_exists() {
+    let t = setup(fast().with_answer_delay(Duration::from_millis(800))).await;
+    let base = t.base.clone();
+    let http = t.http.clone();
+    let started = std::time::Instant::now();
+    let submit = tokio::spawn(async move {
+        http.post(format!("{base}/pixverse/videos"))
+            .bearer_auth(TOKEN)
+            .json(&prompt())
+            .send()
+            .await
+            .expect("an answer")
+            .json::<Value>()
+            .await
+            .expect("json")
+    });
+    // The task is in the ledger while the answer is still held back.
+    let ledger = eventually(|| async {
+        let ledger = t.ledger().await;
+        (!ledger.is_empty()).then_some(ledger)
+    })
+    .await
+    .expect("the task is created before the answer");
+    assert!(!submit.is_finished(), "answered too early");
+    let answer = submit.await.expect("joined");
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    assert_eq!(answer["task_id"], ledger[0]["task_id"]);
+}

@@ -58,6 +58,13 @@ fn admit(sim: &Sim, headers: &HeaderMap, body: &[u8]) -> Result<Admitted, Reject
 }
 
 async fn answer(sim: &Sim, connection: &Connection, admitted: Admitted) -> Response {
+    let delay = sim.config().answer_delay;
+    if !delay.is_zero() && admitted.done.is_none() {
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = sim.shutdown().cancelled() => return GatewayError::timeout().into_response(),
+        }
+    }
     match admitted.garbled {
         Some(Fault::Timeout) => return GatewayError::timeout().into_response(),
         Some(Fault::NotJson) => return envelope::not_json(),
