@@ -1,4 +1,6 @@
-//! The command line: one subcommand per role.
+//! The command line: global flags, then one subcommand per role.
+
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
@@ -6,6 +8,13 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "pixq", version, about, long_about = None)]
 pub struct Cli {
+    /// Read the configuration from FILE instead of ./pixq.toml.
+    ///
+    /// FILE is TOML and must exist. PIXQ__* environment variables still override it. Accepted
+    /// before or after the command.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
@@ -16,4 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the upstream simulator: a local stand-in for Ace Data Cloud's Pixverse API.
     Sim(pixverse_sim::SimArgs),
+    /// Print the effective configuration, with secrets masked.
+    ///
+    /// Shows what the defaults, the file and the PIXQ__* environment variables add up to, as
+    /// TOML. Exits 2, naming the key, when the configuration is invalid.
+    Config,
 }

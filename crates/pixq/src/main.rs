@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod config;
 mod logging;
 mod shutdown;
 
@@ -18,7 +19,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("pixq: {err:#}");
-            ExitCode::FAILURE
+            if config::is_invalid(&err) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -30,5 +35,5 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(commands::dispatch(cli.command))
+    runtime.block_on(commands::dispatch(cli))
 }

@@ -1,14 +1,16 @@
 //! One file per command; `dispatch` routes to them.
 
+mod config;
 mod sim;
 
 use std::process::ExitCode;
 
-use crate::cli::Command;
+use crate::cli::{Cli, Command};
 
 /// Runs one command to completion and says how the process should exit.
-pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
-    match command {
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
         Command::Sim(args) => sim::run(args).await,
+        Command::Config => config::run(cli.config.as_deref()),
     }
 }

@@ -1,0 +1,241 @@
+//! [`Settings::from_raw`]: every key's rule, in the order of `deploy/pixq.example.toml`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::raw::{RawApi, RawPoll, RawRedis, RawUpstream};
+use super::value::{count, duration, present, size, socket_addr, url};
+use super::*;
+
+/// The schemes of a Redis URL.
+const REDIS_SCHEMES: &[&str] = &["redis", "rediss"];
+/// The schemes of an HTTP URL.
+const HTTP_SCHEMES: &[&str] = &["http", "https"];
+/// The shortest duration a timeout or a retention may have; zero would mean "never wait" or
+/// "delete at once", never what anyone wants.
+const NONZERO: Duration = Duration::from_millis(1);
+
+impl Settings {
+    /// Checks every key of `raw` and fills in the defaults of the keys it leaves unset.
+    ///
+    /// A blank value counts as unset (so `PIXQ__REDIS__URL=` clears a URL a file set), except
+    /// for `redis.prefix` and `data_dir`, where a blank most likely is a template variable
+    /// that went missing and falling back to the default would share another deployment's
+    /// data.
+    ///
+    /// # Errors
+    ///
+    /// The first key whose value is unusable, as a [`SettingsError`] naming it.
+    pub fn from_raw(raw: RawSettings) -> Result<Settings, SettingsError> {
+        if raw.pipelines.is_some() {
+            return Err(SettingsError::new(
+                "pipelines",
+                "scheduled pipelines are not supported yet",
+                "no [[pipelines]] tables; submit prompt lists with `pixq submit` for now",
+            ));
+        }
+        Ok(Settings {
+            redis: redis(raw.redis.unwrap_or_default())?,
+            data_dir: data_dir(raw.data_dir.as_deref())?,
+            api: api(raw.api.unwrap_or_default())?,
+            upstream: upstream(raw.upstream.unwrap_or_default())?,
+            worker: WorkerSettings {
+                concurrency: count(
+                    "worker.concurrency",
+                    raw.worker.as_ref().and_then(|w| w.concurrency.as_deref()),
+                    DEFAULT_WORKER_CONCURRENCY,
+                )?,
+                metrics_listen: socket_addr(
+                    "worker.metrics_listen",
+                    raw.worker
+                        .as_ref()
+                        .and_then(|w| w.metrics_listen.as_deref()),
+                )?,
+            },
+            poll: poll(raw.poll.unwrap_or_default())?,
+            retry: RetrySettings {
+                max_attempts: count(
+                    "retry.max_attempts",
+                    raw.retry.as_ref().and_then(|r| r.max_attempts.as_deref()),
+                    DEFAULT_RETRY_MAX_ATTEMPTS,
+                )?,
+            },
+            retention: RetentionSettings {
+                finished: duration(
+                    "retention.finished",
+                    raw.retention.as_ref().and_then(|r| r.finished.as_deref()),
+                    DEFAULT_RETENTION_FINISHED,
+                    Duration::from_secs(1),
+                )?,
+            },
+        })
+    }
+}
+
+fn redis(raw: RawRedis) -> Result<RedisSettings, SettingsError> {
+    let prefix = match raw.prefix.as_deref() {
+        None => DEFAULT_REDIS_PREFIX.to_owned(),
+        Some(text) => {
+            let expected = "a non-empty name without spaces, e.g. \"pixq\" or \"pixq-staging\"";
+            if text.is_empty() {
+                return Err(SettingsError::new("redis.prefix", "it is empty", expected));
+            }
+            if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(SettingsError::new(
+                    "redis.prefix",
+                    format!("{text:?} contains whitespace or control characters"),
+                    expected,
+                ));
+            }
+            text.to_owned()
+        }
+    };
+    Ok(RedisSettings {
+        url: url("redis.url", raw.url.as_deref(), REDIS_SCHEMES)?,
+        prefix,
+    })
+}
+
+fn data_dir(raw: Option<&str>) -> Result<PathBuf, SettingsError> {
+    match raw {
+        None => Ok(PathBuf::from(DEFAULT_DATA_DIR)),
+        Some(text) => present(Some(text)).map(PathBuf::from).ok_or_else(|| {
+            SettingsError::new(
+                "data_dir",
+                "it is empty",
+                "a directory path, e.g. \"./pixq-data\"",
+            )
+        }),
+    }
+}
+
+fn api(raw: RawApi) -> Result<ApiSettings, SettingsError> {
+    let max_body = size(
+        "api.max_body",
+        raw.max_body.as_deref(),
+        DEFAULT_API_MAX_BODY,
+    )?;
+    let max_batch_body = size(
+        "api.max_batch_body",
+        raw.max_batch_body.as_deref(),
+        DEFAULT_API_MAX_BATCH_BODY,
+    )?;
+    if max_batch_body < max_body {
+        return Err(SettingsError::new(
+            "api.max_batch_body",
+            format!(
+                "{} is smaller than api.max_body ({})",
+                value::format_size(max_batch_body),
+                value::format_size(max_body)
+            ),
+            "a size at least api.max_body, since a batch may hold one job",
+        ));
+    }
+    Ok(ApiSettings {
+        listen: socket_addr("api.listen", raw.listen.as_deref())?.unwrap_or(DEFAULT_API_LISTEN),
+        tokens: tokens(raw.tokens.unwrap_or_default())?,
+        public_url: url("api.public_url", raw.public_url.as_deref(), HTTP_SCHEMES)?,
+        max_body,
+        max_batch_body,
+        webhook_secret: secret(raw.webhook_secret),
+    })
+}
+
+/// The API tokens, trimmed; a blank entry or one with inner whitespace is an error, since it
+/// cannot be sent as `Authorization: Bearer <token>`.
+fn tokens(raw: Vec<Secret>) -> Result<Vec<Secret>, SettingsError> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let key = format!("api.tokens[{i}]");
+            let expected =
+                "a non-empty token without spaces (lists in env vars are comma-separated)";
+            let text = token.expose().trim();
+            if text.is_empty() {
+                return Err(SettingsError::new(key, "the entry is blank", expected));
+            }
+            if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(SettingsError::new(
+                    key,
+                    "the token contains whitespace or control characters",
+                    expected,
+                ));
+            }
+            Ok(Secret::new(text))
+        })
+        .collect()
+}
+
+/// A secret, trimmed; blank means unset.
+fn secret(raw: Option<Secret>) -> Option<Secret> {
+    raw.as_ref()
+        .and_then(|s| present(Some(s.expose())))
+        .map(Secret::new)
+}
+
+fn upstream(raw: RawUpstream) -> Result<UpstreamSettings, SettingsError> {
+    let base_url = url(
+        "upstream.base_url",
+        Some(present(raw.base_url.as_deref()).unwrap_or(DEFAULT_UPSTREAM_BASE_URL)),
+        HTTP_SCHEMES,
+    )?
+    .ok_or_else(|| {
+        SettingsError::new(
+            "upstream.base_url",
+            "it is empty",
+            "an http:// or https:// URL",
+        )
+    })?;
+    Ok(UpstreamSettings {
+        base_url,
+        token: secret(raw.token),
+        max_in_flight: count(
+            "upstream.max_in_flight",
+            raw.max_in_flight.as_deref(),
+            DEFAULT_UPSTREAM_MAX_IN_FLIGHT,
+        )?,
+        timeout: duration(
+            "upstream.timeout",
+            raw.timeout.as_deref(),
+            DEFAULT_UPSTREAM_TIMEOUT,
+            NONZERO,
+        )?,
+    })
+}
+
+fn poll(raw: RawPoll) -> Result<PollSettings, SettingsError> {
+    let first_after = duration(
+        "poll.first_after",
+        raw.first_after.as_deref(),
+        DEFAULT_POLL_FIRST_AFTER,
+        Duration::ZERO,
+    )?;
+    let interval = duration(
+        "poll.interval",
+        raw.interval.as_deref(),
+        DEFAULT_POLL_INTERVAL,
+        MIN_POLL_INTERVAL,
+    )?;
+    let give_up_after = duration(
+        "poll.give_up_after",
+        raw.give_up_after.as_deref(),
+        DEFAULT_POLL_GIVE_UP_AFTER,
+        NONZERO,
+    )?;
+    if give_up_after <= first_after {
+        return Err(SettingsError::new(
+            "poll.give_up_after",
+            format!(
+                "{} is not longer than poll.first_after ({}), so no job would ever be polled",
+                value::format_duration(give_up_after),
+                value::format_duration(first_after)
+            ),
+            "a duration longer than poll.first_after",
+        ));
+    }
+    Ok(PollSettings {
+        first_after,
+        interval,
+        give_up_after,
+    })
+}
