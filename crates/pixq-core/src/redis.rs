@@ -90,15 +90,22 @@ impl RedisStore {
     async fn read(&self, id: &JobId) -> Result<Option<(Job, i64)>, StoreError> {
         let mut conn = self.conn.clone();
         let key = self.keys.job(id);
-        let (json, version): (Option<String>, Option<i64>) =
+        // The version is read as text: a hand-edited one is a corrupt record, not a Redis error.
+        let (json, version): (Option<String>, Option<String>) =
             conn.hmget(&key, &["json", "version"]).await?;
         match (json, version) {
-            (Some(json), Some(version)) => Ok(Some((decode(&key, &json)?, version))),
             (None, _) => Ok(None),
             (Some(_), None) => Err(StoreError::Corrupt {
                 what: key,
                 detail: "the record has no version".into(),
             }),
+            (Some(json), Some(version)) => {
+                let version = version.parse::<i64>().map_err(|_| StoreError::Corrupt {
+                    what: key.clone(),
+                    detail: format!("the version {version:?} is not a number"),
+                })?;
+                Ok(Some((decode(&key, &json)?, version)))
+            }
         }
     }
 

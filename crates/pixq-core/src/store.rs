@@ -185,7 +185,8 @@ pub trait Store: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Duplicate`] when an id exists (nothing is created); backend failures.
+    /// [`StoreError::Duplicate`] when an id exists or appears twice in `jobs` (nothing is
+    /// created); backend failures.
     fn create_batch(
         &self,
         jobs: Vec<NewJob>,

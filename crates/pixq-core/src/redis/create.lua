@@ -16,11 +16,14 @@ if idem_key ~= '' then
   end
 end
 
+-- An id repeated within the call counts as existing too: the second would overwrite the first.
+local seen = {}
 for i = 0, n - 1 do
   local id = A[4 + i * 5]
-  if redis.call('EXISTS', L.job .. id) == 1 then
+  if seen[id] or redis.call('EXISTS', L.job .. id) == 1 then
     return { 'exists', id }
   end
+  seen[id] = true
 end
 
 for i = 0, n - 1 do
