@@ -30,4 +30,12 @@ pub enum Command {
     /// Shows what the defaults, the file and the PIXQ__* environment variables add up to, as
     /// TOML. Exits 2, naming the key, when the configuration is invalid.
     Config,
+    /// Show a job, human readable; `--json` gives the raw object.
+    Status(crate::client::status::StatusArgs),
+    /// List jobs, newest first.
+    Jobs(crate::client::jobs::JobsArgs),
+    /// Cancel a job and its chain.
+    Cancel(crate::client::cancel::CancelArgs),
+    /// Re-drive a failed job from its failed step.
+    Retry(crate::client::retry::RetryArgs),
 }

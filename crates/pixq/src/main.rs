@@ -2,6 +2,7 @@
 //! outcome into an exit code in one place. Everything with behaviour lives in the library crates.
 
 mod cli;
+mod client;
 mod commands;
 mod config;
 mod logging;

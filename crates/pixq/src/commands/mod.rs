@@ -12,5 +12,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sim(args) => sim::run(args).await,
         Command::Config => config::run(cli.config.as_deref()),
+        Command::Status(args) => crate::client::status::run(args).await,
+        Command::Jobs(args) => crate::client::jobs::run(args).await,
+        Command::Cancel(args) => crate::client::cancel::run(args).await,
+        Command::Retry(args) => crate::client::retry::run(args).await,
     }
 }
