@@ -6,6 +6,8 @@
 //!   constructor that carries the state it expects.
 //! - [`queue`]: when a worker should look at a job and who is looking: schedule, leases,
 //!   the queue payload.
+//! - [`limits`]: the upstream's limits shared by all workers: slots in flight per token,
+//!   paused tokens, and the line of jobs waiting for a slot.
 //! - [`store`]: the `Store` trait, the truth about every job; [`redis`] implements it.
 //! - [`settings`]: the configuration: raw from the layers, then validated `Settings` whose
 //!   errors name the key.
@@ -15,6 +17,7 @@
 
 pub mod chain;
 pub mod job;
+pub mod limits;
 pub mod queue;
 pub mod redis;
 pub mod settings;

@@ -18,7 +18,7 @@ mod lease;
 mod payload;
 mod schedule;
 
-pub use dead_letter::{DeadLetter, DeadLetters};
+pub use dead_letter::{DeadLetter, DeadLetters, MAX_DEAD_LETTERS};
 pub use lease::{Lease, Leases};
 pub use payload::{Doorbell, PayloadError};
 pub use schedule::Schedule;

@@ -134,8 +134,11 @@ impl Leases {
     pub async fn holder(&self, id: &JobId) -> Result<Option<(String, Duration)>, StoreError> {
         let key = self.key(id);
         let mut conn = self.conn.clone();
-        let (holder, ttl_ms): (Option<String>, i64) =
-            ::redis::pipe().get(&key).pttl(&key).query_async(&mut conn).await?;
+        let (holder, ttl_ms): (Option<String>, i64) = ::redis::pipe()
+            .get(&key)
+            .pttl(&key)
+            .query_async(&mut conn)
+            .await?;
         Ok(holder.map(|h| (h, Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0)))))
     }
 

@@ -78,8 +78,14 @@ mod tests {
         let bell = Doorbell::new(JobId::from("job_1"));
         assert_eq!(Doorbell::from_value(&bell.to_value()).unwrap(), bell);
         let newer = json!({"job_id": "job_1", "v": 2, "hint": "poll"});
-        assert_eq!(Doorbell::from_value(&newer).unwrap().job_id.as_str(), "job_1");
-        assert_eq!(Doorbell::from_value(&json!({"job_id": "job_1"})).unwrap().v, 1);
+        assert_eq!(
+            Doorbell::from_value(&newer).unwrap().job_id.as_str(),
+            "job_1"
+        );
+        assert_eq!(
+            Doorbell::from_value(&json!({"job_id": "job_1"})).unwrap().v,
+            1
+        );
     }
 
     #[test]

@@ -1,0 +1,98 @@
+//! [`ApiConfig`]: what the API needs from the settings, and nothing else.
+
+use std::fmt;
+
+use pixq_core::job::JobId;
+use url::Url;
+
+/// The default largest body `POST /v1/jobs` accepts: 256 KiB, as `api.max_body`.
+pub const DEFAULT_MAX_BODY: usize = 256 * 1024;
+
+/// The API's own configuration, taken from the validated settings by the binary.
+///
+/// Kept apart from `pixq_core::settings::Settings` so that tests can start an API with a
+/// handful of fields instead of a whole configuration.
+#[derive(Clone)]
+pub struct ApiConfig {
+    /// Bearer tokens the `/v1` routes accept. Empty means no auth: the binary allows that only
+    /// on a loopback listener.
+    pub tokens: Vec<String>,
+    /// The largest request body, in bytes; a larger one is 413.
+    pub max_body: usize,
+    /// The base URL the upstream can reach for callbacks; `None` means poll only.
+    pub public_url: Option<Url>,
+}
+
+impl ApiConfig {
+    /// The callback URL for `job` with `secret`, under [`ApiConfig::public_url`]; `None`
+    /// without a public URL. It names the route `POST /v1/upstream/callback/{job_id}/{secret}`
+    /// that this crate serves, so the two cannot drift apart.
+    pub fn callback_url(&self, job: &JobId, secret: &str) -> Option<Url> {
+        let base = self.public_url.as_ref()?;
+        let mut url = base.clone();
+        {
+            let mut segments = url.path_segments_mut().ok()?;
+            segments
+                .pop_if_empty()
+                .extend(["v1", "upstream", "callback", job.as_str(), secret]);
+        }
+        Some(url)
+    }
+}
+
+impl Default for ApiConfig {
+    /// No auth, [`DEFAULT_MAX_BODY`], no callbacks: what a loopback test server needs.
+    fn default() -> Self {
+        ApiConfig {
+            tokens: Vec::new(),
+            max_body: DEFAULT_MAX_BODY,
+            public_url: None,
+        }
+    }
+}
+
+/// Masks the tokens, so that a logged configuration never carries one.
+impl fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("tokens", &format_args!("[{} masked]", self.tokens.len()))
+            .field("max_body", &self.max_body)
+            .field("public_url", &self.public_url.as_ref().map(Url::as_str))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_url_appends_the_route_to_the_public_url() {
+        let mut config = ApiConfig::default();
+        assert_eq!(config.callback_url(&JobId::from("job_1"), "s"), None);
+        for base in ["https://pixq.example/", "https://pixq.example"] {
+            config.public_url = Some(Url::parse(base).unwrap());
+            let url = config.callback_url(&JobId::from("job_1"), "abc").unwrap();
+            assert_eq!(
+                url.as_str(),
+                "https://pixq.example/v1/upstream/callback/job_1/abc"
+            );
+        }
+        config.public_url = Some(Url::parse("https://pixq.example/api/").unwrap());
+        let url = config.callback_url(&JobId::from("job_1"), "abc").unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://pixq.example/api/v1/upstream/callback/job_1/abc"
+        );
+    }
+
+    #[test]
+    fn debug_masks_tokens() {
+        let config = ApiConfig {
+            tokens: vec!["secret-token".into()],
+            ..ApiConfig::default()
+        };
+        let text = format!("{config:?}");
+        assert!(!text.contains("secret-token"), "{text}");
+    }
+}

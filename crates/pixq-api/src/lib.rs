@@ -1,0 +1,82 @@
+//! pixq's HTTP API: jobs in, job objects out, the upstream's callbacks, health and metrics.
+//!
+//! The API validates a job at the door ([`pixq_core::spec::JobSpec`]), writes it to the store
+//! (the truth about every job) and rings the schedule (the workers' doorbell). It never talks
+//! to the upstream: workers do. Its main types:
+//!
+//! - [`ApiConfig`]: tokens, body limit, public URL.
+//! - [`AppState`]: the store, the schedule, a Redis connection, the config and the metrics
+//!   handle, shared by every request.
+//! - [`router`] builds the axum router; [`serve`] runs it on a listener until shutdown.
+//! - [`ApiError`]: the one error shape, `{"error":{"code","message","field"?}}`.
+//! - [`JobView`]: the job object, without the record's internals.
+//!
+//! Every request has a 10 s deadline, after which it is answered 503 `store_unavailable`:
+//! every route waits on Redis only, and a connection manager that keeps reconnecting to a
+//! Redis that is gone must not hold clients for as long as its retries last.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use pixq_api::{ApiConfig, AppState, prometheus_handle, serve};
+//! use pixq_core::{queue::Schedule, redis::RedisStore};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let conn = redis::Client::open("redis://127.0.0.1:6379")?
+//!     .get_connection_manager()
+//!     .await?;
+//! let store = RedisStore::new(conn.clone(), "pixq", Duration::from_secs(7 * 24 * 3600));
+//! let schedule = Schedule::new(conn.clone(), "pixq");
+//! let state = AppState::new(store, schedule, conn, ApiConfig::default(), prometheus_handle());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! serve(listener, state, CancellationToken::new()).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod auth;
+mod config;
+mod error;
+mod extract;
+mod recorder;
+mod routes;
+mod state;
+mod view;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{ApiConfig, DEFAULT_MAX_BODY};
+pub use error::ApiError;
+pub use recorder::{JOBS_ENQUEUED, QUEUE_DEPTH, prometheus_handle};
+pub use state::AppState;
+pub use view::{JobView, UpstreamView};
+
+/// Every route of the API with its middleware (auth on `/v1`, body limit, JSON errors for
+/// unknown paths, wrong methods and panics, request tracing), ready to serve or to test with
+/// `tower::ServiceExt::oneshot`.
+pub fn router(state: AppState) -> axum::Router {
+    routes::router(state)
+}
+
+/// Serves the API on `listener` until `shutdown` is cancelled, then stops taking connections
+/// and lets the requests in flight finish.
+///
+/// # Errors
+///
+/// The listener's I/O errors.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "API listening");
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}

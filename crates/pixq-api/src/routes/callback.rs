@@ -1,0 +1,56 @@
+//! `POST /v1/upstream/callback/{job_id}/{secret}`: the upstream says a task ended.
+//!
+//! Callbacks are unsigned, so one is only a trigger: with the right secret, the job is rung
+//! now, and the worker that looks at it fetches the task's result from the upstream itself.
+//! The body is read (bounded) and only logged. A wrong secret or an unknown job gets the same
+//! 404 and changes nothing.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Request, State};
+use chrono::Utc;
+use pixq_core::job::JobId;
+use pixq_core::store::Store;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::extract::read_body;
+use crate::state::AppState;
+
+/// Rings the job when the secret matches; `{"ok":true}`.
+pub(super) async fn receive(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let Ok(Path((job_id, secret))) =
+        Path::<(String, String)>::from_request_parts(&mut parts, &state).await
+    else {
+        return Err(unknown());
+    };
+    let id = JobId::from(job_id);
+    let Some(job) = state.store().get(&id).await? else {
+        return Err(unknown());
+    };
+    let matches = job
+        .upstream
+        .callback_secret
+        .as_deref()
+        .is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(secret.as_bytes())));
+    if !matches {
+        tracing::warn!(job = %id, "callback with a wrong secret ignored");
+        return Err(unknown());
+    }
+    let body = read_body(Request::from_parts(parts, body), &state).await?;
+    let task_id = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("task_id").and_then(Value::as_str).map(str::to_owned));
+    state.schedule().ring(&id, Utc::now()).await?;
+    tracing::info!(job = %id, task_id = task_id.as_deref().unwrap_or("-"), "upstream callback");
+    Ok(Json(json!({"ok": true})))
+}
+
+/// The one answer for an unknown job and a wrong secret, so neither can be told apart.
+fn unknown() -> ApiError {
+    ApiError::not_found("no such callback")
+}

@@ -1,0 +1,91 @@
+//! `POST /v1/jobs` and `GET /v1/jobs/{id}`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pixq_core::chain;
+use pixq_core::spec::{JobSpec, SpecErrorCode};
+use pixq_core::store::{IdempotencyKey, Store};
+
+use super::ring_or_log;
+use crate::error::ApiError;
+use crate::extract::{JobPath, JsonBody};
+use crate::recorder::JOBS_ENQUEUED;
+use crate::state::AppState;
+use crate::view::JobView;
+
+/// The longest `Idempotency-Key` accepted, in bytes.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+
+/// Validates the body, creates the job (or replays it for a repeated `Idempotency-Key`) and
+/// rings the doorbell: 202 for a new job, 200 for a replay.
+pub(super) async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let spec = JobSpec::from_json(&body)?;
+    let idempotency = key.map(|key| IdempotencyKey {
+        key,
+        fingerprint: spec.fingerprint(),
+    });
+    let created = state
+        .store()
+        .create(chain::new_job(&spec), idempotency)
+        .await?;
+    let job = created.job;
+    let status = if created.replayed {
+        StatusCode::OK
+    } else {
+        metrics::counter!(JOBS_ENQUEUED).increment(1);
+        ring_or_log(&state, &job.id).await;
+        tracing::info!(job = %job.id, steps = spec.steps(), "job created");
+        StatusCode::ACCEPTED
+    };
+    let location = HeaderValue::from_str(&format!("/v1/jobs/{}", job.id)).ok();
+    let mut response = (status, Json(JobView::from(job))).into_response();
+    if let Some(location) = location {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// The job object; 404 when unknown.
+pub(super) async fn show(
+    State(state): State<AppState>,
+    JobPath(id): JobPath,
+) -> Result<Json<JobView>, ApiError> {
+    match state.store().get(&id).await? {
+        Some(job) => Ok(Json(JobView::from(job))),
+        None => Err(ApiError::not_found(format!("job {id} does not exist"))),
+    }
+}
+
+/// The `Idempotency-Key` header: printable text of 1 to 255 bytes, when given.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let invalid =
+        |message: &str| ApiError::bad_input(SpecErrorCode::InvalidValue, IDEMPOTENCY_KEY, message);
+    let text = value
+        .to_str()
+        .map_err(|_| invalid("the Idempotency-Key must be printable ASCII"))?
+        .trim();
+    if text.is_empty() {
+        return Err(invalid(
+            "the Idempotency-Key is empty: leave the header out, or send a key",
+        ));
+    }
+    if text.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(invalid(&format!(
+            "the Idempotency-Key is {} characters long; at most {MAX_IDEMPOTENCY_KEY} are accepted",
+            text.len()
+        )));
+    }
+    Ok(Some(text.to_owned()))
+}

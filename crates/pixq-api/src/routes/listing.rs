@@ -1,0 +1,152 @@
+//! `GET /v1/jobs?state=&batch=&limit=&cursor=`: jobs newest first, a page at a time.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use pixq_core::job::BatchId;
+use pixq_core::spec::SpecErrorCode;
+use pixq_core::state::JobState;
+use pixq_core::store::{Cursor, ListFilter, Store};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::view::JobView;
+
+/// The page size when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 50;
+
+/// The largest `limit` accepted.
+pub const MAX_LIMIT: usize = 500;
+
+/// One page of the listing.
+#[derive(Debug, Serialize)]
+pub(super) struct ListPage {
+    jobs: Vec<JobView>,
+    next_cursor: Option<String>,
+}
+
+/// The query, validated: each parameter at most once, none unknown; an empty value is the
+/// same as leaving the parameter out.
+#[derive(Debug, Default, PartialEq)]
+struct ListQuery {
+    filter: ListFilter,
+    limit: Option<usize>,
+    cursor: Option<Cursor>,
+}
+
+/// Lists jobs newest first. A page may hold fewer than `limit` jobs while `next_cursor` is
+/// set; the listing is complete only when `next_cursor` is null.
+pub(super) async fn list(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<ListPage>, ApiError> {
+    let query = ListQuery::parse(query.as_deref().unwrap_or_default())?;
+    let page = state
+        .store()
+        .list(
+            &query.filter,
+            query.cursor.as_ref(),
+            query.limit.unwrap_or(DEFAULT_LIMIT),
+        )
+        .await?;
+    Ok(Json(ListPage {
+        jobs: page.jobs.into_iter().map(JobView::from).collect(),
+        next_cursor: page.next_cursor.map(|c| c.as_str().to_owned()),
+    }))
+}
+
+impl ListQuery {
+    fn parse(query: &str) -> Result<ListQuery, ApiError> {
+        let mut out = ListQuery::default();
+        let mut seen: Vec<String> = Vec::new();
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if seen.iter().any(|s| *s == name) {
+                return Err(ApiError::bad_input(
+                    SpecErrorCode::InvalidValue,
+                    &name,
+                    format!("`{name}` is given twice: give it once"),
+                ));
+            }
+            seen.push(name.to_string());
+            if value.is_empty() {
+                if !["state", "batch", "limit", "cursor"].contains(&name.as_ref()) {
+                    return Err(unknown(&name));
+                }
+                continue;
+            }
+            match name.as_ref() {
+                "state" => out.filter.state = Some(parse_state(&value)?),
+                "batch" => out.filter.batch = Some(BatchId::from(value.as_ref())),
+                "limit" => out.limit = Some(parse_limit(&value)?),
+                "cursor" => out.cursor = Some(Cursor::new(value.as_ref())),
+                other => return Err(unknown(other)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn unknown(name: &str) -> ApiError {
+    let shown: String = name.chars().take(64).collect();
+    ApiError::bad_input(
+        SpecErrorCode::UnknownField,
+        &shown,
+        format!("unknown query parameter `{shown}`: use state, batch, limit or cursor"),
+    )
+}
+
+fn parse_state(value: &str) -> Result<JobState, ApiError> {
+    value
+        .parse::<JobState>()
+        .map_err(|e| ApiError::bad_input(SpecErrorCode::InvalidValue, "state", e.to_string()))
+}
+
+fn parse_limit(value: &str) -> Result<usize, ApiError> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_LIMIT).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad_input(
+                SpecErrorCode::InvalidValue,
+                "limit",
+                format!("`limit` must be a whole number from 1 to {MAX_LIMIT}"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_known_parameters_and_skips_empty_ones() {
+        let q = ListQuery::parse("state=failed&batch=batch_1&limit=7&cursor=1%3Ajob_x").unwrap();
+        assert_eq!(q.filter.state, Some(JobState::Failed));
+        assert_eq!(q.filter.batch, Some(BatchId::from("batch_1")));
+        assert_eq!(q.limit, Some(7));
+        assert_eq!(q.cursor, Some(Cursor::new("1:job_x")));
+        assert_eq!(
+            ListQuery::parse("state=&batch=&limit=&cursor=").unwrap(),
+            ListQuery::default()
+        );
+        assert_eq!(ListQuery::parse("").unwrap(), ListQuery::default());
+    }
+
+    #[test]
+    fn rejects_bad_values_naming_the_parameter() {
+        for (query, field) in [
+            ("limit=0", "limit"),
+            ("limit=501", "limit"),
+            ("limit=-1", "limit"),
+            ("limit=ten", "limit"),
+            ("state=running", "state"),
+            ("color=red", "color"),
+            ("color=", "color"),
+            ("limit=1&limit=2", "limit"),
+        ] {
+            let e = ListQuery::parse(query).unwrap_err();
+            assert_eq!(e.field(), Some(field), "{query}");
+        }
+    }
+}

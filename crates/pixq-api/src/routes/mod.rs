@@ -1,0 +1,128 @@
+//! The router: one file per route group, assembled here with auth, limits and the error
+//! shape for everything axum itself would answer (unknown path, wrong method, a panic).
+
+mod callback;
+mod control;
+mod health;
+mod jobs;
+mod listing;
+mod scrape;
+
+use std::any::Any;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
+use axum::http::{Method, Uri};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use pixq_core::job::JobId;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::require_token;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The path of the upstream callback route; [`ApiConfig::callback_url`](crate::ApiConfig::callback_url)
+/// builds the same path.
+const CALLBACK_ROUTE: &str = "/v1/upstream/callback/{job_id}/{secret}";
+
+/// Every route of the API, with its middleware, ready to serve.
+pub(crate) fn router(state: AppState) -> Router {
+    crate::recorder::describe();
+    let authed = Router::new()
+        .route("/v1/jobs", post(jobs::create).get(listing::list))
+        .route("/v1/jobs/{id}", get(jobs::show))
+        .route("/v1/jobs/{id}/cancel", post(control::cancel))
+        .route("/v1/jobs/{id}/retry", post(control::retry))
+        .route_layer(from_fn_with_state(state.clone(), require_token));
+    let open = Router::new()
+        .route(CALLBACK_ROUTE, post(callback::receive))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(scrape::metrics));
+    authed
+        .merge(open)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config().max_body))
+        .layer(from_fn(deadline))
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// How long a request may take before it is answered 503. Every route waits on Redis and
+/// nothing else; a connection manager that keeps reconnecting to a Redis that is gone would
+/// otherwise hold the client for as long as its retries last.
+pub(crate) const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
+
+async fn deadline(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    match tokio::time::timeout(REQUEST_DEADLINE, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(%path, "request hit its deadline; is Redis answering?");
+            ApiError::store_unavailable().into_response()
+        }
+    }
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}
+
+/// A handler panicked: 500 in the usual shape. Handlers do not panic by design; this keeps a
+/// bug from dropping the connection without an answer.
+fn panicked(cause: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = cause
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| cause.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %detail, "a request handler panicked");
+    ApiError::internal().into_response()
+}
+
+/// Rings the workers' doorbell for `id` now. A failure is only logged: the job is in the
+/// store, and the rescuer re-rings unfinished jobs that nobody looked at.
+async fn ring_or_log(state: &AppState, id: &JobId) {
+    if let Err(e) = state.schedule().ring(id, Utc::now()).await {
+        tracing::warn!(job = %id, error = %e, "could not ring the schedule; the rescuer will");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("internal detail")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_in_the_error_shape() {
+        let app = Router::new()
+            .route("/boom", get(boom))
+            .layer(CatchPanicLayer::custom(panicked));
+        let request = Request::get("/boom").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = to_bytes(response.into_body(), 4096).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "internal");
+        assert!(!body.to_string().contains("internal detail"), "{body}");
+    }
+}

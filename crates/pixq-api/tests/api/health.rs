@@ -1,0 +1,98 @@
+//! `/healthz`, `/readyz` and `/metrics`, and what the API answers when Redis goes away.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::setup::{Api, code_and_field, read_json};
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_ok() {
+    let api = Api::start().await;
+    assert_eq!(
+        api.get("/healthz").await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+    assert_eq!(
+        api.get("/readyz").await,
+        (
+            StatusCode::OK,
+            json!({"redis": "ok", "upstream": {"paused": false, "reason": null}})
+        )
+    );
+}
+
+#[tokio::test]
+async fn metrics_show_enqueued_jobs_and_the_queue_depth() {
+    let api = Api::start().await;
+    api.create_id("a").await;
+    let response = api
+        .http
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let text = response.text().await.expect("text");
+    let enqueued = text
+        .lines()
+        .find(|l| l.starts_with("pixq_jobs_enqueued_total"))
+        .unwrap_or_else(|| panic!("no pixq_jobs_enqueued_total in\n{text}"));
+    let value: f64 = enqueued
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{enqueued}"));
+    assert!(value >= 1.0, "{enqueued}");
+    assert!(text.contains("pixq_queue_depth{queue=\"due\"}"), "{text}");
+}
+
+#[tokio::test]
+async fn without_redis_readyz_is_503_and_the_store_is_unavailable() {
+    let mut api = Api::start_behind_proxy().await;
+    let id = api.create_id("a").await;
+    assert_eq!(api.get("/readyz").await.0, StatusCode::OK);
+    api.cut_redis();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = api
+            .http
+            .get(api.url("/readyz"))
+            .send()
+            .await
+            .expect("request");
+        let (status, body) = read_json(response).await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(body["redis"].as_str().is_some_and(|r| r != "ok"), "{body}");
+            assert_eq!(body["upstream"]["paused"], false);
+            break;
+        }
+        assert!(Instant::now() < deadline, "readyz stayed {status}: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started = Instant::now();
+    let (status, body) = api.get(&format!("/v1/jobs/{id}")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(code_and_field(&body).0, "store_unavailable");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.contains("127.0.0.1") && !message.contains("redis"),
+        "{message}"
+    );
+    let (status, body) = api.post("/v1/jobs", &json!({"prompt": "a"})).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "answered within the API's request deadline, not after the client's own timeout"
+    );
+    api.stop().await;
+}
