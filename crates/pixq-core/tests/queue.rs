@@ -116,8 +116,18 @@ async fn a_lease_has_one_holder_until_released_or_expired() {
     let leases = Leases::new(p.conn.clone(), &p.name);
     let id = JobId::from("job_l");
     let ttl = Duration::from_millis(300);
-    let a = leases.acquire(&id, "worker-a", ttl).await.unwrap().expect("free");
-    assert!(leases.acquire(&id, "worker-b", ttl).await.unwrap().is_none());
+    let a = leases
+        .acquire(&id, "worker-a", ttl)
+        .await
+        .unwrap()
+        .expect("free");
+    assert!(
+        leases
+            .acquire(&id, "worker-b", ttl)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(leases.renew(&a, ttl).await.unwrap());
     let (holder, left) = leases.holder(&id).await.unwrap().unwrap();
     assert_eq!(holder, "worker-a");

@@ -23,6 +23,11 @@ pub struct Cli {
 /// The roles and client commands of the binary.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the HTTP API: jobs in, job objects out, the upstream's callbacks. Needs Redis.
+    Api,
+    /// Run a worker: submit jobs upstream, wait for their videos, chain the next steps. Needs
+    /// Redis; run any number of them, on any number of machines.
+    Worker,
     /// Serve the upstream simulator: a local stand-in for Ace Data Cloud's Pixverse API.
     Sim(pixverse_sim::SimArgs),
     /// Print the effective configuration, with secrets masked.

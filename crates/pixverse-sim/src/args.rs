@@ -94,13 +94,12 @@ impl SimArgs {
                 reason: err.to_string(),
             })?;
         }
-        let answer_delay =
-            humantime::parse_duration(self.answer_delay.trim()).map_err(|err| {
-                ConfigError::AnswerDelay {
-                    value: self.answer_delay.clone(),
-                    reason: err.to_string(),
-                }
-            })?;
+        let answer_delay = humantime::parse_duration(self.answer_delay.trim()).map_err(|err| {
+            ConfigError::AnswerDelay {
+                value: self.answer_delay.clone(),
+                reason: err.to_string(),
+            }
+        })?;
         if self.max_in_flight == 0 {
             return Err(ConfigError::MaxInFlight);
         }

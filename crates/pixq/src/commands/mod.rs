@@ -1,7 +1,9 @@
 //! One file per command; `dispatch` routes to them.
 
+mod api;
 mod config;
 mod sim;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -10,6 +12,8 @@ use crate::cli::{Cli, Command};
 /// Runs one command to completion and says how the process should exit.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Api => api::run(cli.config.as_deref()).await,
+        Command::Worker => worker::run(cli.config.as_deref()).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Config => config::run(cli.config.as_deref()),
         Command::Status(args) => crate::client::status::run(args).await,

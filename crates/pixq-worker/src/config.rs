@@ -1,0 +1,265 @@
+//! [`WorkerConfig`]: everything a worker process needs besides its connections.
+//!
+//! The poll and retry defaults are INTERFACE.md's (`poll.*`, `retry.*`), taken from
+//! [`pixq_core::settings`]; the rest are the worker's own timings, each a named const so the
+//! reasoning behind it sits next to it.
+
+use std::time::Duration;
+
+use pixq_core::settings::{
+    DEFAULT_POLL_FIRST_AFTER, DEFAULT_POLL_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL,
+    DEFAULT_REDIS_PREFIX, DEFAULT_RETENTION_FINISHED, DEFAULT_RETRY_MAX_ATTEMPTS,
+    DEFAULT_WORKER_CONCURRENCY, MIN_POLL_INTERVAL, Settings,
+};
+use url::Url;
+
+use crate::error::WorkerError;
+
+/// A job's lease lives this long without renewal: long enough to ride out a slow Redis reply,
+/// short enough that a dead worker's job is picked up again soon.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
+
+/// An unfinished job untouched this long, neither scheduled nor leased, is rung again.
+pub const DEFAULT_RESCUE_AFTER: Duration = Duration::from_secs(30);
+
+/// How often the rescuer looks (jittered by up to a fifth either way).
+pub const DEFAULT_RESCUE_EVERY: Duration = Duration::from_secs(5);
+
+/// How long running handlers may take to finish once shutdown begins.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The first backoff after a failed try; it doubles with every attempt.
+pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_secs(2);
+
+/// The longest backoff between two tries.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
+
+/// How long after a submit began its task may still appear upstream. An unanswered submit
+/// whose task is not found is only given up (and sent again) after this, because the
+/// request may still have been on its way: the client's whole-call deadline.
+pub const DEFAULT_LOOKUP_GRACE: Duration = pixverse::DEFAULT_REQUEST_TIMEOUT;
+
+/// How often the pump moves due jobs into the apalis queue when there was nothing to move.
+pub const DEFAULT_PUMP_EVERY: Duration = Duration::from_millis(100);
+
+/// How often an idle apalis worker asks Redis for work (APALIS-NOTES 1: never rely on its
+/// heartbeat for that).
+pub const DEFAULT_FETCH_EVERY: Duration = Duration::from_millis(100);
+
+/// How often the janitor deletes finished apalis tasks.
+pub const DEFAULT_JANITOR_EVERY: Duration = Duration::from_secs(10);
+
+/// A handler that takes longer is abandoned and its job rung again; above the client's
+/// whole-call deadline, so a slow submit is never cut off by it.
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How many unfinished jobs one rescuer pass examines.
+pub const DEFAULT_RESCUE_BATCH: usize = 500;
+
+/// The least a lease may live: it is renewed every third of it.
+const MIN_LEASE_TTL: Duration = Duration::from_secs(3);
+
+/// Settings of a worker process. Start from [`WorkerConfig::new`] (or
+/// [`WorkerConfig::from_settings`]) and change what differs; [`crate::run`] checks the values.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WorkerConfig {
+    /// Every key starts with `{prefix}:`; the apalis queue is `{prefix}:doorbell`.
+    pub prefix: String,
+    /// Handlers running at once in this process (`worker.concurrency`).
+    pub concurrency: usize,
+    /// The first poll after a submit (`poll.first_after`).
+    pub poll_first_after: Duration,
+    /// Between polls of a running task (`poll.interval`); at least one second.
+    pub poll_interval: Duration,
+    /// A task without a result this long after its submit fails the job with `poll_timeout`
+    /// (`poll.give_up_after`).
+    pub poll_give_up_after: Duration,
+    /// Failed tries before a job fails with `max_attempts` (`retry.max_attempts`).
+    pub max_attempts: u32,
+    /// The base URL the upstream can reach for callbacks (`api.public_url`); `None` means poll
+    /// only.
+    pub public_url: Option<Url>,
+    /// How long a job's lease lives without renewal.
+    pub lease_ttl: Duration,
+    /// An unfinished job untouched this long, neither scheduled nor leased, is rung again.
+    pub rescue_after: Duration,
+    /// How often the rescuer looks.
+    pub rescue_every: Duration,
+    /// How many unfinished jobs one rescuer pass examines.
+    pub rescue_batch: usize,
+    /// How long running handlers may take to finish once shutdown begins.
+    pub shutdown_timeout: Duration,
+    /// The first backoff after a failed try; it doubles with every attempt.
+    pub backoff_base: Duration,
+    /// The longest backoff.
+    pub backoff_max: Duration,
+    /// How long after a submit began a lookup that finds nothing keeps waiting instead of
+    /// letting the job submit again.
+    pub lookup_grace: Duration,
+    /// How often the pump looks for due jobs when it found none.
+    pub pump_every: Duration,
+    /// How often an idle apalis worker fetches.
+    pub fetch_every: Duration,
+    /// How often the janitor cleans finished apalis tasks.
+    pub janitor_every: Duration,
+    /// A handler that takes longer is abandoned and its job rung again.
+    pub handler_timeout: Duration,
+    /// How long finished jobs are kept (`retention.finished`).
+    pub retention: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            prefix: DEFAULT_REDIS_PREFIX.to_owned(),
+            concurrency: DEFAULT_WORKER_CONCURRENCY,
+            poll_first_after: DEFAULT_POLL_FIRST_AFTER,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            poll_give_up_after: DEFAULT_POLL_GIVE_UP_AFTER,
+            max_attempts: DEFAULT_RETRY_MAX_ATTEMPTS,
+            public_url: None,
+            lease_ttl: DEFAULT_LEASE_TTL,
+            rescue_after: DEFAULT_RESCUE_AFTER,
+            rescue_every: DEFAULT_RESCUE_EVERY,
+            rescue_batch: DEFAULT_RESCUE_BATCH,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            backoff_base: DEFAULT_BACKOFF_BASE,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+            lookup_grace: DEFAULT_LOOKUP_GRACE,
+            pump_every: DEFAULT_PUMP_EVERY,
+            fetch_every: DEFAULT_FETCH_EVERY,
+            janitor_every: DEFAULT_JANITOR_EVERY,
+            handler_timeout: DEFAULT_HANDLER_TIMEOUT,
+            retention: DEFAULT_RETENTION_FINISHED,
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// The defaults, with keys under `{prefix}:`.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        WorkerConfig {
+            prefix: prefix.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The worker's part of validated [`Settings`]; the lookup grace follows the upstream
+    /// call deadline, and the timings INTERFACE.md does not name keep their defaults.
+    pub fn from_settings(settings: &Settings) -> Self {
+        WorkerConfig {
+            prefix: settings.redis.prefix.clone(),
+            concurrency: settings.worker.concurrency,
+            poll_first_after: settings.poll.first_after,
+            poll_interval: settings.poll.interval,
+            poll_give_up_after: settings.poll.give_up_after,
+            max_attempts: settings.retry.max_attempts,
+            public_url: settings.api.public_url.clone(),
+            lookup_grace: settings.upstream.timeout,
+            retention: settings.retention.finished,
+            ..Self::default()
+        }
+    }
+
+    /// The apalis queue of doorbells: `{prefix}:doorbell`.
+    pub fn doorbell_queue(&self) -> String {
+        crate::queue::doorbell_queue(&self.prefix)
+    }
+
+    /// How many doorbells may wait in apalis at once: twice the concurrency, at least 100 and
+    /// at most 2000. Far below the ~8000 due tasks that wedge apalis-redis (APALIS-NOTES 5),
+    /// even with a few pumps overshooting at once.
+    pub fn backlog_bound(&self) -> u64 {
+        let twice = u64::try_from(self.concurrency.saturating_mul(2)).unwrap_or(u64::MAX);
+        twice.clamp(100, 2000)
+    }
+
+    /// Checks the values that would make a worker misbehave.
+    ///
+    /// # Errors
+    ///
+    /// [`WorkerError::Config`] naming the field and why.
+    pub fn validate(&self) -> Result<(), WorkerError> {
+        let bad = |field: &str, why: &str| {
+            Err(WorkerError::Config {
+                field: field.to_owned(),
+                reason: why.to_owned(),
+            })
+        };
+        if self.prefix.is_empty() || self.prefix.chars().any(char::is_whitespace) {
+            return bad("prefix", "must be non-empty and without spaces");
+        }
+        if self.concurrency == 0 {
+            return bad("concurrency", "must be at least 1");
+        }
+        if self.poll_interval < MIN_POLL_INTERVAL {
+            return bad(
+                "poll_interval",
+                "must be at least 1s: the upstream allows one poll a second per task",
+            );
+        }
+        if self.max_attempts == 0 {
+            return bad("max_attempts", "must be at least 1");
+        }
+        if self.lease_ttl < MIN_LEASE_TTL {
+            return bad(
+                "lease_ttl",
+                "must be at least 3s: it is renewed every third",
+            );
+        }
+        for (field, value) in [
+            ("rescue_every", self.rescue_every),
+            ("pump_every", self.pump_every),
+            ("fetch_every", self.fetch_every),
+            ("janitor_every", self.janitor_every),
+            ("handler_timeout", self.handler_timeout),
+            ("backoff_base", self.backoff_base),
+        ] {
+            if value.is_zero() {
+                return bad(field, "must be more than zero");
+            }
+        }
+        if self.rescue_batch == 0 {
+            return bad("rescue_batch", "must be at least 1");
+        }
+        if self.backoff_max < self.backoff_base {
+            return bad("backoff_max", "must not be less than backoff_base");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_interface_ones_and_valid() {
+        let c = WorkerConfig::new("p");
+        assert_eq!(c.poll_first_after, Duration::from_secs(60));
+        assert_eq!(c.poll_interval, Duration::from_secs(10));
+        assert_eq!(c.poll_give_up_after, Duration::from_secs(900));
+        assert_eq!((c.max_attempts, c.concurrency), (10, 64));
+        assert_eq!(c.doorbell_queue(), "p:doorbell");
+        assert_eq!(c.backlog_bound(), 128);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn a_poll_interval_under_a_second_is_refused_by_name() {
+        let mut c = WorkerConfig::new("p");
+        c.poll_interval = Duration::from_millis(500);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("poll_interval"), "{err}");
+    }
+
+    #[test]
+    fn the_backlog_bound_stays_far_below_the_wedge() {
+        let mut c = WorkerConfig::new("p");
+        c.concurrency = 1;
+        assert_eq!(c.backlog_bound(), 100);
+        c.concurrency = 100_000;
+        assert_eq!(c.backlog_bound(), 2000);
+    }
+}

@@ -1,0 +1,47 @@
+//! [`WorkerError`]: why a worker could not start or keep running.
+
+use pixq_core::store::StoreError;
+
+/// Why [`crate::run`] (or [`crate::connect`]) failed. Once running, a worker does not stop on
+/// Redis or upstream errors: it logs them, backs off and carries on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkerError {
+    /// A configuration value would make the worker misbehave.
+    #[error("worker configuration: {field} {reason}")]
+    Config {
+        /// The field of [`crate::WorkerConfig`].
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Redis could not be reached or refused a command.
+    #[error("redis: {0} (check that Redis is up and redis.url points at it)")]
+    Redis(#[from] redis::RedisError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why one look at a job stopped early. The handler then rings the job again a little later;
+/// these never reach apalis.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StepError {
+    /// The store (or the schedule, the leases) failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why one round of a background loop (the pump) failed; the loop logs it and goes on.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LoopError {
+    /// The schedule failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Reading the apalis backlog failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Pushing doorbells into apalis failed.
+    #[error("pushing doorbells into apalis failed: {0}")]
+    Push(String),
+}

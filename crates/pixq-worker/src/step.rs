@@ -1,0 +1,26 @@
+//! [`Step`]: what one look at a job decided, and so what to ring.
+
+use chrono::{DateTime, Utc};
+use pixq_core::job::{Job, JobId};
+
+/// The outcome of one step of a handler. None of them uses up an attempt by itself: the
+/// transitions a step applied already did (see [`pixq_core::state::Transition::requeue`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Step {
+    /// Nothing more to do now: the job is finished (or belongs to nobody any more).
+    Done,
+    /// Look at the job again at this time: a poll, a backoff, a rate limit, a pause.
+    LookAt(DateTime<Utc>),
+    /// The job succeeded and created the next step of its chain: look at that one now.
+    Chain(JobId),
+    /// The record was not what this step expected (another writer moved it); decide again
+    /// from the record as it is now.
+    Again(Box<Job>),
+}
+
+impl Step {
+    /// Decide again from `job`, the record as it is now.
+    pub(crate) fn again(job: Job) -> Self {
+        Step::Again(Box::new(job))
+    }
+}

@@ -1,0 +1,94 @@
+//! Upstream faults: an unanswered submit is found again, never paid twice; a refusal fails
+//! the job at once.
+
+use std::collections::HashSet;
+
+use pixq_core::state::JobState;
+use pixq_core::store::Store;
+use pixverse_sim::Fault;
+use serde_json::json;
+
+use crate::support::{ledger_task_ids, setup_many, setup_with, sim_config};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lost_submit_answers_are_found_again_and_paid_once() {
+    let sim = sim_config()
+        .with_fault(Fault::DropAfterSubmit, 0.2)
+        .with_fault(Fault::NotJson, 0.2)
+        .with_fault(Fault::Timeout, 0.2);
+    // Two worker processes on one queue: the leases and the claims work across processes.
+    let b = setup_many(sim, 2, |_| {}).await;
+    let mut roots = Vec::new();
+    for i in 0..12 {
+        let body = json!({"prompt": format!("a paper boat, take {i}"), "extend": [{"prompt": "it sails"}]});
+        roots.push(b.create(body).await.id);
+    }
+    let chains = b.wait_for_chains(&roots).await;
+    let jobs: Vec<_> = chains.iter().flatten().collect();
+    assert_eq!(jobs.len(), 24);
+
+    let ledger = b.ledger().await;
+    assert_eq!(
+        ledger.len(),
+        jobs.len(),
+        "exactly one upstream task per step"
+    );
+    let ledger_ids = ledger_task_ids(&ledger);
+    let mut claimed = HashSet::new();
+    for job in &jobs {
+        assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+        let task = job.upstream.task_id.clone().expect("a task id");
+        let holder = b.store.job_for_task(&task).await.unwrap();
+        assert_eq!(
+            holder.as_ref(),
+            Some(&job.id),
+            "{task} is claimed by its job"
+        );
+        assert!(claimed.insert(task), "one task, two jobs");
+    }
+    assert_eq!(
+        claimed, ledger_ids,
+        "every task in the ledger is claimed by exactly one job"
+    );
+
+    let stats = b.stats().await;
+    let videos = &stats["requests"]["videos"];
+    assert!(
+        videos
+            .as_object()
+            .is_some_and(|by_status| by_status.len() > 1),
+        "the faults were hit: {stats}"
+    );
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn moderation_fails_jobs_at_once_without_retrying() {
+    let b = setup_with(sim_config().with_fault(Fault::Moderation, 1.0), |_| {}).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let body =
+            json!({"prompt": format!("something forbidden {i}"), "extend": [{"prompt": "more"}]});
+        ids.push(b.create(body).await.id);
+    }
+    let chains = b.wait_for_chains(&ids).await;
+    for chain in &chains {
+        assert_eq!(chain.len(), 1, "no step after a failed one");
+        let job = &chain[0];
+        assert_eq!(job.state, JobState::Failed);
+        let error = job.error.as_ref().expect("an error");
+        assert_eq!(error.code, "forbidden");
+        assert!(!error.retryable);
+        assert!(job.attempts <= 1, "{job:?}");
+    }
+    assert!(b.ledger().await.is_empty(), "moderation creates no task");
+    // One refused submit per job, no retry.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let stats = b.stats().await;
+    let submits: u64 = stats["requests"]["videos"]
+        .as_object()
+        .map(|by_status| by_status.values().filter_map(|n| n.as_u64()).sum())
+        .unwrap_or_default();
+    assert_eq!(submits, 5, "{stats}");
+    b.finish().await;
+}

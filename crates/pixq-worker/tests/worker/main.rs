@@ -1,0 +1,11 @@
+//! The worker against a real Redis and the simulator, in process: each test under its own
+//! key prefix, each waiting with a deadline.
+
+mod support;
+
+mod callbacks;
+mod chains;
+mod doorbells;
+mod faults;
+mod rescue;
+mod restart;

@@ -1,0 +1,51 @@
+//! The rescuer: a job nothing will look at is rung again, and a submit whose answer was lost
+//! claims its task instead of paying twice.
+
+use std::time::Duration;
+
+use pixq_core::chain;
+use pixq_core::state::{JobState, Transition};
+use pixq_core::store::{Outcome, Store};
+use pixverse::SubmitMode;
+use serde_json::json;
+
+use crate::support::{setup_with, sim_config};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_submit_stuck_without_a_doorbell_is_rescued_and_claims_its_task() {
+    let b = setup_with(sim_config(), |c| {
+        c.rescue_after = Duration::from_secs(1);
+        c.rescue_every = Duration::from_millis(300);
+    })
+    .await;
+    // A worker recorded its submit, sent it, and died before recording the answer, and
+    // before anything rang the job again.
+    let job = b
+        .create_unrung(json!({"prompt": "a ship in a bottle"}))
+        .await;
+    let body = chain::submit_body(&job, &SubmitMode::Async).unwrap();
+    let begin = Transition::begin_submit(job.id.clone(), body.as_str().to_owned(), None);
+    assert!(matches!(
+        b.store.apply(begin).await.unwrap(),
+        Outcome::Applied(_)
+    ));
+    let sent = b
+        .client
+        .submit(&body)
+        .await
+        .expect("the submit went through");
+    let task = sent.task_id().expect("a task id").to_owned();
+    assert_eq!(b.schedule.due_at(&job.id).await.unwrap(), None);
+
+    let chains = b.wait_for_chains(std::slice::from_ref(&job.id)).await;
+    let done = &chains[0][0];
+    assert_eq!(done.state, JobState::Succeeded, "{done:?}");
+    assert_eq!(
+        done.upstream.task_id.as_deref(),
+        Some(task.as_str()),
+        "claimed the existing task"
+    );
+    let ledger = b.ledger().await;
+    assert_eq!(ledger.len(), 1, "no second submit: {ledger:?}");
+    b.finish().await;
+}

@@ -1,0 +1,43 @@
+//! `pixq api`: the HTTP API only, against Redis, until SIGINT or SIGTERM.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use pixq_api::{ApiConfig, AppState};
+use pixq_core::queue::Schedule;
+use pixq_core::redis::RedisStore;
+
+use crate::{config, shutdown};
+
+/// Serves the API with the effective configuration.
+pub async fn run(config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let settings = config::load(config_file, &[])?;
+    settings
+        .check_api_auth()
+        .context(config::InvalidConfiguration)?;
+    let conn = pixq_worker::connect(settings.redis.url_or_local())
+        .await
+        .context("cannot connect to Redis (is it running, and is redis.url right?)")?;
+    let prefix = &settings.redis.prefix;
+    let store = RedisStore::new(conn.clone(), prefix, settings.retention.finished);
+    let schedule = Schedule::new(conn.clone(), prefix);
+    let api = ApiConfig {
+        tokens: settings
+            .api
+            .tokens
+            .iter()
+            .map(|t| t.expose().to_owned())
+            .collect(),
+        max_body: usize::try_from(settings.api.max_body.as_u64()).unwrap_or(usize::MAX),
+        public_url: settings.api.public_url.clone(),
+    };
+    let state = AppState::new(store, schedule, conn, api, pixq_api::prometheus_handle());
+    let listener = tokio::net::TcpListener::bind(settings.api.listen)
+        .await
+        .with_context(|| format!("cannot listen on api.listen = {}", settings.api.listen))?;
+    pixq_api::serve(listener, state, shutdown::on_signal())
+        .await
+        .context("the API stopped")?;
+    Ok(ExitCode::SUCCESS)
+}
