@@ -363,6 +363,7 @@ impl Store for RedisStore {
     async fn unfinished_older_than(
         &self,
         cutoff: DateTime<Utc>,
+        offset: usize,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
         let mut conn = self.conn.clone();
@@ -372,7 +373,7 @@ impl Store for RedisStore {
             .arg(cutoff.timestamp_millis())
             .arg("BYSCORE")
             .arg("LIMIT")
-            .arg(0)
+            .arg(offset)
             .arg(limit)
             .query_async(&mut conn)
             .await?;

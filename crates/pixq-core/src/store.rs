@@ -234,8 +234,9 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
 
-    /// Unfinished jobs whose record has not changed since `cutoff`, oldest change first, at
-    /// most `limit`: what a rescuer re-enqueues.
+    /// Unfinished jobs whose record has not changed since `cutoff`, oldest change first,
+    /// skipping the first `offset` of them, at most `limit`: what a rescuer re-enqueues. The
+    /// offset lets a rescuer sweep past thousands of quiet jobs that are merely waiting.
     ///
     /// # Errors
     ///
@@ -243,6 +244,7 @@ pub trait Store: Send + Sync {
     fn unfinished_older_than(
         &self,
         cutoff: DateTime<Utc>,
+        offset: usize,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Job>, StoreError>> + Send;
 }

@@ -5,6 +5,7 @@
 //! few seconds the rescuer reads the unfinished jobs untouched for `rescue_after` and rings
 //! each one that is neither scheduled nor leased.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -29,6 +30,9 @@ pub(crate) struct Rescuer {
     after: Duration,
     every: Duration,
     batch: usize,
+    /// Where the next round starts among the quiet unfinished jobs: each round looks at the
+    /// next `batch` of them, so a lost job behind thousands of waiting ones is still reached.
+    offset: AtomicUsize,
 }
 
 impl Rescuer {
@@ -48,6 +52,7 @@ impl Rescuer {
             after,
             every,
             batch,
+            offset: AtomicUsize::new(0),
         }
     }
 
@@ -69,7 +74,17 @@ impl Rescuer {
     async fn round(&self) -> Result<usize, StoreError> {
         let now = Utc::now();
         let cutoff = now - self.after;
-        let jobs = self.store.unfinished_older_than(cutoff, self.batch).await?;
+        let offset = self.offset.load(Ordering::Relaxed);
+        let jobs = self
+            .store
+            .unfinished_older_than(cutoff, offset, self.batch)
+            .await?;
+        let next = if jobs.len() < self.batch {
+            0
+        } else {
+            offset + jobs.len()
+        };
+        self.offset.store(next, Ordering::Relaxed);
         let rung: Vec<bool> = stream::iter(jobs)
             .map(|job| self.rescue(job))
             .buffer_unordered(CHECKS_AT_ONCE)

@@ -179,7 +179,7 @@ pub async fn unfinished_older_than_finds_quiet_unfinished_jobs_only(store: &impl
     store.create(new_job(), None).await.expect("create");
 
     let found = store
-        .unfinished_older_than(cutoff, 100)
+        .unfinished_older_than(cutoff, 0, 100)
         .await
         .expect("unfinished_older_than");
     assert_eq!(
@@ -190,7 +190,7 @@ pub async fn unfinished_older_than_finds_quiet_unfinished_jobs_only(store: &impl
     assert!(found.iter().all(|j| j.updated_at <= cutoff));
 
     let two = store
-        .unfinished_older_than(cutoff, 2)
+        .unfinished_older_than(cutoff, 0, 2)
         .await
         .expect("unfinished_older_than");
     assert_eq!(
@@ -198,11 +198,20 @@ pub async fn unfinished_older_than_finds_quiet_unfinished_jobs_only(store: &impl
         ids(&found[..2]),
         "the oldest two, not finished jobs in their place"
     );
+    let rest = store
+        .unfinished_older_than(cutoff, 2, 2)
+        .await
+        .expect("unfinished_older_than");
+    assert_eq!(
+        ids(&rest),
+        ids(&found[2..]),
+        "the offset skips the first two"
+    );
 
     // Finishing a job takes it out of the rescuer's view.
     apply_ok(store, Transition::cancel(submitting.id.clone())).await;
     let found = store
-        .unfinished_older_than(Utc::now(), 100)
+        .unfinished_older_than(Utc::now(), 0, 100)
         .await
         .expect("unfinished_older_than");
     assert!(found.iter().all(|j| !j.is_terminal()));

@@ -49,3 +49,27 @@ async fn a_submit_stuck_without_a_doorbell_is_rescued_and_claims_its_task() {
     assert_eq!(ledger.len(), 1, "no second submit: {ledger:?}");
     b.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_job_behind_hundreds_of_waiting_ones_is_still_rescued() {
+    let b = setup_with(sim_config(), |c| {
+        c.rescue_after = Duration::from_millis(500);
+        c.rescue_every = Duration::from_millis(200);
+        c.rescue_batch = 50;
+    })
+    .await;
+    // 400 jobs that are merely waiting (scheduled an hour out), created first, so they are
+    // the oldest quiet jobs; then one job that nothing will ring.
+    let later = chrono::Utc::now() + chrono::TimeDelta::hours(1);
+    for i in 0..400 {
+        let job = b
+            .create_unrung(json!({"prompt": format!("waiting {i}")}))
+            .await;
+        b.schedule.ring(&job.id, later).await.unwrap();
+    }
+    let lost = b.create_unrung(json!({"prompt": "lost"})).await;
+    let chains = b.wait_for_chains(std::slice::from_ref(&lost.id)).await;
+    assert_eq!(chains[0][0].state, JobState::Succeeded);
+    assert_eq!(b.ledger().await.len(), 1, "only the lost job ran");
+    b.finish().await;
+}
