@@ -24,4 +24,4 @@ bench:
 
 # A newcomer's first run: the simulator walked through by hand with curl.
 demo:
-    bash scripts/sim-walkthrough.sh
+    bash scripts/quickstart.sh
