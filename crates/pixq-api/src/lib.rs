@@ -17,7 +17,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use pixq_api::{ApiConfig, AppState, prometheus_handle, serve};
+//! use pixq_api::{ApiConfig, AppState, UpstreamLimits, prometheus_handle, serve};
 //! use pixq_core::{queue::Schedule, redis::RedisStore};
 //! use tokio_util::sync::CancellationToken;
 //!
@@ -27,7 +27,10 @@
 //!     .await?;
 //! let store = RedisStore::new(conn.clone(), "pixq", Duration::from_secs(7 * 24 * 3600));
 //! let schedule = Schedule::new(conn.clone(), "pixq");
-//! let state = AppState::new(store, schedule, conn, ApiConfig::default(), prometheus_handle());
+//! let limits = UpstreamLimits::new(conn.clone(), "pixq");
+//! let state = AppState::new(
+//!     store, schedule, conn, ApiConfig::default(), prometheus_handle(), limits,
+//! );
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! serve(listener, state, CancellationToken::new()).await?;
 //! # Ok(())
@@ -51,8 +54,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{ApiConfig, DEFAULT_MAX_BODY};
 pub use error::ApiError;
-pub use recorder::{JOBS_ENQUEUED, QUEUE_DEPTH, prometheus_handle};
-pub use state::AppState;
+pub use recorder::{IN_FLIGHT, JOBS_ENQUEUED, QUEUE_DEPTH, UPSTREAM_PAUSED, prometheus_handle};
+pub use state::{AppState, UpstreamLimits};
 pub use view::{JobView, UpstreamView};
 
 /// Every route of the API with its middleware (auth on `/v1`, body limit, JSON errors for

@@ -14,6 +14,12 @@ pub const JOBS_ENQUEUED: &str = "pixq_jobs_enqueued_total";
 /// Gauge: jobs per queue; the API sets `queue="due"` from the schedule at scrape time.
 pub const QUEUE_DEPTH: &str = "pixq_queue_depth";
 
+/// Gauge: generations in flight per token alias, as the workers' slots count them.
+pub const IN_FLIGHT: &str = "pixq_in_flight";
+
+/// Gauge: 1 while submission is paused for a token alias (an account-level error), else 0.
+pub const UPSTREAM_PAUSED: &str = "pixq_upstream_paused";
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The handle of the process's Prometheus recorder, installing it on first use.
@@ -42,5 +48,10 @@ pub fn prometheus_handle() -> PrometheusHandle {
 pub(crate) fn describe() {
     metrics::describe_counter!(JOBS_ENQUEUED, "Jobs created through the API.");
     metrics::describe_gauge!(QUEUE_DEPTH, "Jobs waiting in each of pixq's queues.");
+    metrics::describe_gauge!(IN_FLIGHT, "Generations in flight per upstream token alias.");
+    metrics::describe_gauge!(
+        UPSTREAM_PAUSED,
+        "1 while submission is paused for an upstream token alias."
+    );
     metrics::counter!(JOBS_ENQUEUED).increment(0);
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use pixq_core::limits::{Pauses, Slots};
 use pixq_core::queue::Schedule;
 use pixq_core::redis::RedisStore;
 use redis::aio::ConnectionManager;
@@ -22,19 +23,49 @@ struct Inner {
     redis: ConnectionManager,
     config: ApiConfig,
     metrics: PrometheusHandle,
+    limits: UpstreamLimits,
+}
+
+/// What the workers record about the upstream's limits, which the API only reads: the slots in
+/// use per token (`pixq_in_flight`) and the paused tokens (`/readyz`, `pixq_upstream_paused`).
+#[derive(Debug, Clone)]
+pub struct UpstreamLimits {
+    slots: Slots,
+    pauses: Pauses,
+}
+
+impl UpstreamLimits {
+    /// The limits under `{prefix}:`, the same prefix the workers use.
+    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+        UpstreamLimits {
+            slots: Slots::new(conn.clone(), prefix),
+            pauses: Pauses::new(conn, prefix),
+        }
+    }
+
+    /// Generation slots per token.
+    pub fn slots(&self) -> &Slots {
+        &self.slots
+    }
+
+    /// Paused tokens.
+    pub fn pauses(&self) -> &Pauses {
+        &self.pauses
+    }
 }
 
 impl AppState {
     /// Bundles what the API needs. `redis` answers `/readyz`'s PING; it may be the same
     /// connection manager the store and schedule use. `metrics` renders `/metrics`: pass
     /// [`prometheus_handle`](crate::prometheus_handle) unless the process installed its own
-    /// recorder.
+    /// recorder. `limits` must use the workers' prefix.
     pub fn new(
         store: RedisStore,
         schedule: Schedule,
         redis: ConnectionManager,
         config: ApiConfig,
         metrics: PrometheusHandle,
+        limits: UpstreamLimits,
     ) -> Self {
         AppState {
             inner: Arc::new(Inner {
@@ -43,6 +74,7 @@ impl AppState {
                 redis,
                 config,
                 metrics,
+                limits,
             }),
         }
     }
@@ -70,6 +102,11 @@ impl AppState {
     /// The Prometheus handle `/metrics` renders.
     pub fn metrics(&self) -> &PrometheusHandle {
         &self.inner.metrics
+    }
+
+    /// The upstream's limits as the workers record them.
+    pub fn limits(&self) -> &UpstreamLimits {
+        &self.inner.limits
     }
 }
 

@@ -99,6 +99,8 @@ async fn fifty_concurrent_acquirers_get_exactly_five_slots() {
             .unwrap()
             .is_acquired()
     );
+    // Both tokens are known to a scrape that does not know the tokens.
+    assert_eq!(slots.aliases().await.unwrap(), ["other", "tok"]);
     p.clean().await;
 }
 

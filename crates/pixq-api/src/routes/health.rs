@@ -19,8 +19,10 @@ pub(super) async fn healthz() -> Json<Value> {
 
 /// Readiness: 200 while Redis answers PING within [`READY_TIMEOUT`], 503 otherwise.
 ///
-/// The upstream's pause state is kept by the workers; the API reports it as not paused until
-/// it can read it from the store. A paused upstream never makes this fail.
+/// The body also reports the upstream's pauses as the workers recorded them: `paused` is true
+/// while any token is paused, `reason` is the first paused token's reason, and `tokens` lists
+/// every pause by token alias. A paused upstream never makes this fail: the API still takes
+/// jobs, which wait.
 pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let mut conn = state.redis();
     let ping = tokio::time::timeout(
@@ -39,11 +41,35 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
             format!("error: no answer within {}s", READY_TIMEOUT.as_secs()),
         ),
     };
-    let body = json!({
-        "redis": redis,
-        "upstream": {"paused": false, "reason": null},
-    });
+    let upstream = if status == StatusCode::OK {
+        upstream(&state).await
+    } else {
+        json!({"paused": null, "reason": "unknown: Redis does not answer"})
+    };
+    let body = json!({"redis": redis, "upstream": upstream});
     (status, Json(body))
+}
+
+/// The pauses the workers recorded, or an unknown state when they cannot be read in time.
+async fn upstream(state: &AppState) -> Value {
+    let read = tokio::time::timeout(READY_TIMEOUT, state.limits().pauses().paused_aliases()).await;
+    match read {
+        Ok(Ok(pauses)) => {
+            let reason = pauses.first().map(|(_, p)| p.reason.clone());
+            let tokens: Vec<Value> = pauses
+                .iter()
+                .map(|(alias, p)| {
+                    json!({"token": alias, "reason": p.reason, "since": p.since, "until": p.until})
+                })
+                .collect();
+            json!({"paused": !pauses.is_empty(), "reason": reason, "tokens": tokens})
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readyz: cannot read the upstream's pauses");
+            json!({"paused": null, "reason": "unknown: cannot read the pauses"})
+        }
+        Err(_) => json!({"paused": null, "reason": "unknown: the pauses did not come in time"}),
+    }
 }
 
 /// A short account of a failed PING that names no address or credential.

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-use crate::recorder::QUEUE_DEPTH;
+use crate::recorder::{IN_FLIGHT, QUEUE_DEPTH, UPSTREAM_PAUSED};
 use crate::state::AppState;
 
 /// How long a scrape waits for the schedule's size before rendering without it.
@@ -24,6 +24,12 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         Ok(Err(e)) => tracing::warn!(error = %e, "metrics: cannot read the schedule's size"),
         Err(_) => tracing::warn!("metrics: the schedule's size did not come in time"),
     }
+    if tokio::time::timeout(DEPTH_TIMEOUT, upstream_gauges(&state))
+        .await
+        .is_err()
+    {
+        tracing::warn!("metrics: the upstream's slots and pauses did not come in time");
+    }
     let handle = state.metrics();
     handle.run_upkeep();
     (
@@ -33,4 +39,42 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         )],
         handle.render(),
     )
+}
+
+/// Sets `pixq_in_flight{token}` and `pixq_upstream_paused{token}` for every token the workers
+/// have used, from what they recorded in Redis.
+async fn upstream_gauges(state: &AppState) {
+    let limits = state.limits();
+    let aliases = match limits.slots().aliases().await {
+        Ok(aliases) => aliases,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot read the token aliases");
+            return;
+        }
+    };
+    let paused = match limits.pauses().paused_aliases().await {
+        Ok(paused) => paused,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot read the pauses");
+            return;
+        }
+    };
+    let mut every: Vec<&str> = aliases.iter().map(String::as_str).collect();
+    every.extend(paused.iter().map(|(alias, _)| alias.as_str()));
+    every.sort_unstable();
+    every.dedup();
+    for alias in every {
+        let is_paused = paused.iter().any(|(a, _)| a == alias);
+        metrics::gauge!(UPSTREAM_PAUSED, "token" => alias.to_owned()).set(if is_paused {
+            1.0
+        } else {
+            0.0
+        });
+        match limits.slots().held(alias).await {
+            Ok(held) => {
+                metrics::gauge!(IN_FLIGHT, "token" => alias.to_owned()).set(f64::from(held));
+            }
+            Err(e) => tracing::warn!(error = %e, token = alias, "metrics: cannot read the slots"),
+        }
+    }
 }

@@ -18,7 +18,7 @@ async fn healthz_and_readyz_answer_ok() {
         api.get("/readyz").await,
         (
             StatusCode::OK,
-            json!({"redis": "ok", "upstream": {"paused": false, "reason": null}})
+            json!({"redis": "ok", "upstream": {"paused": false, "reason": null, "tokens": []}})
         )
     );
 }
@@ -56,6 +56,58 @@ async fn metrics_show_enqueued_jobs_and_the_queue_depth() {
 }
 
 #[tokio::test]
+async fn a_paused_token_shows_in_readyz_and_metrics_while_readyz_stays_200() {
+    let api = Api::start().await;
+    let until = chrono::Utc::now() + chrono::TimeDelta::minutes(5);
+    let (_, started) = api
+        .limits
+        .pauses()
+        .pause("a1b2c3d4", "used_up", until)
+        .await
+        .expect("pause");
+    assert!(!started, "it was not paused before");
+    let slot = api
+        .limits
+        .slots()
+        .acquire("a1b2c3d4", &"job_x".into(), 5, Duration::from_secs(60))
+        .await
+        .expect("acquire");
+    assert!(slot.is_acquired());
+
+    let (status, body) = api.get("/readyz").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a pause does not make the API unready"
+    );
+    assert_eq!(body["upstream"]["paused"], true, "{body}");
+    assert_eq!(body["upstream"]["reason"], "used_up");
+    assert_eq!(body["upstream"]["tokens"][0]["token"], "a1b2c3d4");
+
+    let text = api
+        .http
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains("pixq_upstream_paused{token=\"a1b2c3d4\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("pixq_in_flight{token=\"a1b2c3d4\"} 1"),
+        "{text}"
+    );
+
+    assert!(api.limits.pauses().clear("a1b2c3d4").await.expect("clear"));
+    let (_, body) = api.get("/readyz").await;
+    assert_eq!(body["upstream"]["paused"], false, "{body}");
+}
+
+#[tokio::test]
 async fn without_redis_readyz_is_503_and_the_store_is_unavailable() {
     let mut api = Api::start_behind_proxy().await;
     let id = api.create_id("a").await;
@@ -73,7 +125,10 @@ async fn without_redis_readyz_is_503_and_the_store_is_unavailable() {
         let (status, body) = read_json(response).await;
         if status == StatusCode::SERVICE_UNAVAILABLE {
             assert!(body["redis"].as_str().is_some_and(|r| r != "ok"), "{body}");
-            assert_eq!(body["upstream"]["paused"], false);
+            assert!(
+                body["upstream"]["paused"].is_null(),
+                "unknown without Redis: {body}"
+            );
             break;
         }
         assert!(Instant::now() < deadline, "readyz stayed {status}: {body}");

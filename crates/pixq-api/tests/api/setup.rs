@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::Utc;
-use pixq_api::{ApiConfig, AppState, prometheus_handle, serve};
+use pixq_api::{ApiConfig, AppState, UpstreamLimits, prometheus_handle, serve};
 use pixq_core::job::{Job, JobError, JobId, JobResult, NextStep};
 use pixq_core::queue::Schedule;
 use pixq_core::redis::RedisStore;
@@ -31,6 +31,8 @@ pub struct Api {
     pub http: reqwest::Client,
     pub store: RedisStore,
     pub schedule: Schedule,
+    /// The upstream limits as a worker would write them.
+    pub limits: UpstreamLimits,
     prefix: String,
     shutdown: CancellationToken,
     server: Option<JoinHandle<std::io::Result<()>>>,
@@ -69,12 +71,14 @@ impl Api {
         let prefix = format!("pixq-test-api-{}", uuid::Uuid::new_v4().simple());
         let store = RedisStore::new(conn.clone(), &prefix, RETENTION);
         let schedule = Schedule::new(conn.clone(), &prefix);
+        let limits = UpstreamLimits::new(conn.clone(), &prefix);
         let state = AppState::new(
             store.clone(),
             schedule.clone(),
             conn,
             config,
             prometheus_handle(),
+            limits,
         );
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -90,7 +94,8 @@ impl Api {
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
             store: RedisStore::new(direct_conn.clone(), &prefix, RETENTION),
-            schedule: Schedule::new(direct_conn, &prefix),
+            schedule: Schedule::new(direct_conn.clone(), &prefix),
+            limits: UpstreamLimits::new(direct_conn, &prefix),
             prefix,
             shutdown,
             server: Some(server),

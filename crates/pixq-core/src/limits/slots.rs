@@ -38,6 +38,7 @@ elseif held >= tonumber(ARGV[2]) then
   return {0, earliest, held}
 end
 redis.call('ZADD', KEYS[1], expiry, ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[4])
 __EXPIRE_WITH_LAST__
 return {1, expiry, redis.call('ZCARD', KEYS[1]), renewed}
 ";
@@ -138,6 +139,7 @@ impl Acquire {
 pub struct Slots {
     conn: ConnectionManager,
     prefix: String,
+    registry: String,
     acquire: Script,
     renew: Script,
     release: Script,
@@ -156,6 +158,7 @@ impl Slots {
         Slots {
             conn,
             prefix: format!("{prefix}:slots:"),
+            registry: format!("{prefix}:slot_aliases"),
             acquire: script(ACQUIRE),
             renew: script(RENEW),
             release: script(RELEASE),
@@ -189,9 +192,11 @@ impl Slots {
         let reply: Vec<i64> = self
             .acquire
             .key(&key)
+            .key(&self.registry)
             .arg(job.as_str())
             .arg(max)
             .arg(millis(ttl))
+            .arg(alias)
             .invoke_async(&mut conn)
             .await?;
         let corrupt = || StoreError::Corrupt {
@@ -283,5 +288,22 @@ impl Slots {
         rows.into_iter()
             .map(|(job, ms)| Ok((JobId::from(job), from_millis(ms, &key)?)))
             .collect()
+    }
+
+    /// Every token alias that ever took a slot under this prefix (kept in
+    /// `{prefix}:slot_aliases`): lets a scrape report `pixq_in_flight{token}` without knowing
+    /// the tokens, and without scanning the keyspace.
+    ///
+    /// # Errors
+    ///
+    /// Redis failures.
+    pub async fn aliases(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut aliases: Vec<String> = ::redis::cmd("SMEMBERS")
+            .arg(&self.registry)
+            .query_async(&mut conn)
+            .await?;
+        aliases.sort();
+        Ok(aliases)
     }
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use pixq_api::{ApiConfig, AppState};
+use pixq_api::{ApiConfig, AppState, UpstreamLimits};
 use pixq_core::queue::Schedule;
 use pixq_core::redis::RedisStore;
 
@@ -32,7 +32,15 @@ pub async fn run(config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
         max_body: usize::try_from(settings.api.max_body.as_u64()).unwrap_or(usize::MAX),
         public_url: settings.api.public_url.clone(),
     };
-    let state = AppState::new(store, schedule, conn, api, pixq_api::prometheus_handle());
+    let limits = UpstreamLimits::new(conn.clone(), prefix);
+    let state = AppState::new(
+        store,
+        schedule,
+        conn,
+        api,
+        pixq_api::prometheus_handle(),
+        limits,
+    );
     let listener = tokio::net::TcpListener::bind(settings.api.listen)
         .await
         .with_context(|| format!("cannot listen on api.listen = {}", settings.api.listen))?;
