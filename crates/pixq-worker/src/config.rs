@@ -4,12 +4,13 @@
 //! [`pixq_core::settings`]; the rest are the worker's own timings, each a named const so the
 //! reasoning behind it sits next to it.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use pixq_core::settings::{
     DEFAULT_POLL_FIRST_AFTER, DEFAULT_POLL_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL,
     DEFAULT_REDIS_PREFIX, DEFAULT_RETENTION_FINISHED, DEFAULT_RETRY_MAX_ATTEMPTS,
-    DEFAULT_WORKER_CONCURRENCY, MIN_POLL_INTERVAL, Settings,
+    DEFAULT_UPSTREAM_MAX_IN_FLIGHT, DEFAULT_WORKER_CONCURRENCY, MIN_POLL_INTERVAL, Settings,
 };
 use url::Url;
 
@@ -55,6 +56,21 @@ pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How many unfinished jobs one rescuer pass examines.
 pub const DEFAULT_RESCUE_BATCH: usize = 500;
+
+/// The alias the shared limits are kept under when the upstream token is not known (a
+/// worker built with [`WorkerConfig::new`]): every such worker shares one cap and one pause.
+pub const DEFAULT_TOKEN_ALIAS: &str = "default";
+
+/// The first pause of a token after an account-level error; it doubles with every failed
+/// probe, up to [`DEFAULT_PAUSE_BACKOFF_MAX`].
+pub const DEFAULT_PAUSE_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The longest pause between two probes of a paused token.
+pub const DEFAULT_PAUSE_BACKOFF_MAX: Duration = Duration::from_secs(10 * 60);
+
+/// The least a slot's lease lives: well above the time between two looks at a running task
+/// (a poll, a lookup), so a live holder always renews it in time.
+pub const MIN_SLOT_TTL: Duration = Duration::from_secs(60);
 
 /// The least a lease may live: it is renewed every third of it.
 const MIN_LEASE_TTL: Duration = Duration::from_secs(3);
@@ -107,6 +123,19 @@ pub struct WorkerConfig {
     pub handler_timeout: Duration,
     /// How long finished jobs are kept (`retention.finished`).
     pub retention: Duration,
+    /// Generations in flight per upstream token, across all workers
+    /// (`upstream.max_in_flight`).
+    pub max_in_flight: u32,
+    /// The upstream token's alias (never the token): the key of its shared slots, pause and
+    /// wait line, and the `token` label of metrics.
+    pub token_alias: String,
+    /// The first pause after an account-level error; doubles with every failed probe.
+    pub pause_backoff: Duration,
+    /// The longest pause between two probes.
+    pub pause_backoff_max: Duration,
+    /// Where this worker serves `GET /metrics` and `GET /healthz` (`worker.metrics_listen`);
+    /// `None` serves nothing.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for WorkerConfig {
@@ -132,6 +161,11 @@ impl Default for WorkerConfig {
             janitor_every: DEFAULT_JANITOR_EVERY,
             handler_timeout: DEFAULT_HANDLER_TIMEOUT,
             retention: DEFAULT_RETENTION_FINISHED,
+            max_in_flight: DEFAULT_UPSTREAM_MAX_IN_FLIGHT,
+            token_alias: DEFAULT_TOKEN_ALIAS.to_owned(),
+            pause_backoff: DEFAULT_PAUSE_BACKOFF,
+            pause_backoff_max: DEFAULT_PAUSE_BACKOFF_MAX,
+            metrics_listen: None,
         }
     }
 }
@@ -146,8 +180,14 @@ impl WorkerConfig {
     }
 
     /// The worker's part of validated [`Settings`]; the lookup grace follows the upstream
-    /// call deadline, and the timings INTERFACE.md does not name keep their defaults.
+    /// call deadline, the token alias is the upstream token's ([`DEFAULT_TOKEN_ALIAS`] when
+    /// none is set), and the timings INTERFACE.md does not name keep their defaults.
     pub fn from_settings(settings: &Settings) -> Self {
+        let token_alias = settings
+            .upstream
+            .token
+            .as_ref()
+            .map_or_else(|| DEFAULT_TOKEN_ALIAS.to_owned(), |token| token.alias());
         WorkerConfig {
             prefix: settings.redis.prefix.clone(),
             concurrency: settings.worker.concurrency,
@@ -158,6 +198,9 @@ impl WorkerConfig {
             public_url: settings.api.public_url.clone(),
             lookup_grace: settings.upstream.timeout,
             retention: settings.retention.finished,
+            max_in_flight: settings.upstream.max_in_flight,
+            token_alias,
+            metrics_listen: settings.worker.metrics_listen,
             ..Self::default()
         }
     }
@@ -165,6 +208,23 @@ impl WorkerConfig {
     /// The apalis queue of doorbells: `{prefix}:doorbell`.
     pub fn doorbell_queue(&self) -> String {
         crate::queue::doorbell_queue(&self.prefix)
+    }
+
+    /// How long a slot's lease lives without renewal: three poll intervals past the first
+    /// poll (the longest a live holder goes without looking at its task is the wait for that
+    /// first poll), at least [`MIN_SLOT_TTL`]. Every poll and every lookup of the job's task
+    /// renews it.
+    pub fn slot_ttl(&self) -> Duration {
+        let interval = self.poll_interval.saturating_mul(3);
+        interval
+            .max(self.poll_first_after.saturating_add(interval))
+            .max(MIN_SLOT_TTL)
+    }
+
+    /// While one job's submit probes a paused token, the others wait this long for its
+    /// answer before another may probe: the upstream call's deadline.
+    pub fn probe_window(&self) -> Duration {
+        self.lookup_grace.max(Duration::from_secs(1))
     }
 
     /// How many doorbells may wait in apalis at once: twice the concurrency, at least 100 and
@@ -226,6 +286,18 @@ impl WorkerConfig {
         if self.backoff_max < self.backoff_base {
             return bad("backoff_max", "must not be less than backoff_base");
         }
+        if self.max_in_flight == 0 {
+            return bad("max_in_flight", "must be at least 1");
+        }
+        if self.token_alias.is_empty() || self.token_alias.chars().any(char::is_whitespace) {
+            return bad("token_alias", "must be non-empty and without spaces");
+        }
+        if self.pause_backoff.is_zero() {
+            return bad("pause_backoff", "must be more than zero");
+        }
+        if self.pause_backoff_max < self.pause_backoff {
+            return bad("pause_backoff_max", "must not be less than pause_backoff");
+        }
         Ok(())
     }
 }
@@ -243,6 +315,34 @@ mod tests {
         assert_eq!((c.max_attempts, c.concurrency), (10, 64));
         assert_eq!(c.doorbell_queue(), "p:doorbell");
         assert_eq!(c.backlog_bound(), 128);
+        assert_eq!((c.max_in_flight, c.token_alias.as_str()), (5, "default"));
+        assert_eq!(c.metrics_listen, None);
+        assert_eq!(c.slot_ttl(), Duration::from_secs(90));
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn the_slot_ttl_outlives_the_first_poll_and_three_intervals() {
+        let mut c = WorkerConfig::new("p");
+        c.poll_interval = Duration::from_secs(30);
+        assert_eq!(c.slot_ttl(), Duration::from_secs(150));
+        c.poll_first_after = Duration::from_millis(200);
+        c.poll_interval = Duration::from_secs(1);
+        assert_eq!(c.slot_ttl(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn from_settings_takes_the_cap_the_alias_and_the_metrics_address() {
+        let raw: pixq_core::settings::RawSettings = serde_json::from_value(serde_json::json!({
+            "upstream": {"token": "sk-secret", "max_in_flight": "7"},
+            "worker": {"metrics_listen": "127.0.0.1:9100"}
+        }))
+        .unwrap();
+        let settings = Settings::from_raw(raw).unwrap();
+        let c = WorkerConfig::from_settings(&settings);
+        assert_eq!(c.max_in_flight, 7);
+        assert_eq!(c.token_alias, pixverse::Token::new("sk-secret").alias());
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9100".parse().unwrap()));
         c.validate().unwrap();
     }
 

@@ -21,6 +21,15 @@ pub enum WorkerError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The metrics address (`worker.metrics_listen`) could not be listened on.
+    #[error("cannot listen on {addr} for /metrics: {source} (check worker.metrics_listen)")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Why one look at a job stopped early. The handler then rings the job again a little later;

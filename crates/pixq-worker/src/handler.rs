@@ -5,7 +5,8 @@
 //! 2. Take the job's lease before anything else. If another run holds it, ring the job for
 //!    when that lease ends and return: a doorbell rung twice costs one Redis call.
 //! 3. Read the job and decide by its state ([`Handler::decide`]): submit it
-//!    ([`crate::submit`]), find the task of an unanswered submit ([`crate::lookup`]), or poll
+//!    ([`crate::submit`], behind the token's pause and slots: [`crate::pause`],
+//!    [`crate::capacity`]), find the task of an unanswered submit ([`crate::lookup`]), or poll
 //!    its task ([`crate::poll`]). Each returns a [`Step`].
 //! 4. Ring what the step says (this job later, or the chain's next step now), then release
 //!    the lease. Every exit path either reaches a terminal state or rings the schedule.
@@ -21,6 +22,7 @@ use std::time::Duration;
 use apalis::prelude::{AbortError, BoxDynError, Data, WorkerContext};
 use chrono::{DateTime, Utc};
 use pixq_core::job::{Job, JobId};
+use pixq_core::limits::{Pauses, Slots, WaitLine};
 use pixq_core::queue::{DeadLetters, Doorbell, Leases, PayloadError, Schedule};
 use pixq_core::redis::RedisStore;
 use pixq_core::state::JobState;
@@ -56,6 +58,9 @@ pub(crate) struct Handler {
     pub(crate) leases: Leases,
     pub(crate) dead_letters: DeadLetters,
     pub(crate) gate: PollGate,
+    pub(crate) slots: Slots,
+    pub(crate) waits: WaitLine,
+    pub(crate) pauses: Pauses,
     pub(crate) client: Client,
     pub(crate) config: Arc<WorkerConfig>,
 }
@@ -83,7 +88,10 @@ impl Handler {
             schedule: Schedule::new(conn.clone(), prefix),
             leases: Leases::new(conn.clone(), prefix),
             dead_letters: DeadLetters::new(conn.clone(), prefix),
-            gate: PollGate::new(conn, prefix),
+            gate: PollGate::new(conn.clone(), prefix),
+            slots: Slots::new(conn.clone(), prefix),
+            waits: WaitLine::new(conn.clone(), prefix),
+            pauses: Pauses::new(conn, prefix),
             client,
             config,
         }
@@ -157,6 +165,7 @@ impl Handler {
     async fn process(&self, id: &JobId, lease: &LeaseGuard) -> Result<Step, StepError> {
         let Some(mut job) = self.store.get(id).await? else {
             debug!("no such job (never created, or expired after retention)");
+            self.ended(id).await;
             return Ok(Step::Done);
         };
         for _ in 0..MAX_DECISIONS {
@@ -179,7 +188,12 @@ impl Handler {
             JobState::Submitting => self.lookup(job).await,
             JobState::Generating => self.poll(job).await,
             JobState::Cancelled => self.poll_cancelled(job).await,
-            JobState::Succeeded | JobState::Failed => Ok(Step::Done),
+            JobState::Succeeded | JobState::Failed => {
+                // Normally out of the line already; a crash between two writes may have
+                // left it there, at the head, where it would hold the others back.
+                self.leave_line(&job.id).await;
+                Ok(Step::Done)
+            }
         }
     }
 

@@ -6,6 +6,10 @@
 //! and this job's own earlier tasks, are skipped; the oldest match is claimed atomically with
 //! [`Transition::submitted`]. With a callback URL in the body the match is unique to the job;
 //! without one, identical requests are interchangeable, which is fine.
+//!
+//! The job keeps its slot of the shared cap (renewed on every look) while the outcome is
+//! unknown: the submit may have started a generation. It gives it back only when the lookup
+//! concludes that no task was created.
 
 use std::time::Duration;
 
@@ -19,6 +23,7 @@ use tracing::{Span, debug, info, warn};
 use crate::error::StepError;
 use crate::handler::Handler;
 use crate::step::Step;
+use crate::telemetry;
 
 /// Tasks created this long before the submit began are looked at too: clocks differ.
 const LOOKBACK: TimeDelta = TimeDelta::seconds(60);
@@ -59,10 +64,12 @@ impl Handler {
             .and_then(|text| SubmitBody::from_json(text).ok());
         let Some(body) = body else {
             warn!("the job is submitting without a usable recorded request; submitting afresh");
+            self.free_slot(&job.id).await;
             return self
                 .retry_later(&job, "no recorded request to look the task up by")
                 .await;
         };
+        self.hold_slot(&job.id).await?;
         match self.search(&job, &body).await? {
             Search::Decided(step) => Ok(step),
             Search::Unfinished(wait) => Ok(Step::LookAt(Utc::now() + wait)),
@@ -77,6 +84,7 @@ impl Handler {
                 info!(
                     "no task matches the unanswered submit; it created none, so it may be sent again"
                 );
+                self.free_slot(&job.id).await;
                 self.retry_later(&job, "the submit got no answer and created no task")
                     .await
             }
@@ -92,7 +100,9 @@ impl Handler {
                 offset: Some(offset),
                 ..BatchQuery::created_since(since)
             };
-            let batch = match self.client.retrieve_batch(&query).await {
+            let answer = self.client.retrieve_batch(&query).await;
+            telemetry::upstream_call("retrieve_batch", &answer);
+            let batch = match answer {
                 Ok(batch) => batch,
                 Err(e) => {
                     warn!(error = %e, "looking the task up failed; staying submitting and trying again");

@@ -1,6 +1,9 @@
 //! A `generating` job: poll its task, at most once a second, until it ends or
 //! `poll.give_up_after` passes; finish the job and create the chain's next step. A cancelled
 //! job's task is polled too, for a while, so a result that comes late is recorded.
+//!
+//! Every look at a running task renews the job's slot of the shared cap; the slot goes back
+//! when the task is seen to end (or is given up), a cancelled job's included.
 
 use std::time::Duration;
 
@@ -15,6 +18,7 @@ use tracing::{error, info, warn};
 use crate::error::StepError;
 use crate::handler::Handler;
 use crate::step::Step;
+use crate::telemetry;
 
 /// The code of a job whose task gave no result within `poll.give_up_after`.
 const POLL_TIMEOUT: &str = "poll_timeout";
@@ -59,6 +63,7 @@ impl Handler {
                 .fail(&job, JobError::new(POLL_TIMEOUT, message, true))
                 .await;
         }
+        self.hold_slot(&job.id).await?;
         let record = match self.retrieve(&task).await? {
             Polled::Record(record) => record,
             Polled::Later(at) => return Ok(Step::LookAt(at)),
@@ -67,13 +72,18 @@ impl Handler {
             // rather than wait for `poll_timeout` on every retry.
             Polled::Gone if waited > self.config.lookup_grace => {
                 warn!("the upstream no longer knows the task");
+                self.free_slot(&job.id).await;
                 return self
                     .retry_later(&job, "the upstream no longer knows the task")
                     .await;
             }
             Polled::Gone => return Ok(Step::LookAt(Utc::now() + self.config.poll_interval)),
         };
-        match record.outcome() {
+        let outcome = record.outcome();
+        if !matches!(outcome, TaskOutcome::Running) {
+            self.free_slot(&job.id).await;
+        }
+        match outcome {
             TaskOutcome::Running => Ok(Step::LookAt(Utc::now() + self.config.poll_interval)),
             TaskOutcome::Succeeded(video) => self.succeed(job, &video).await,
             TaskOutcome::Failed { code, message } if is_permanent(&code) => {
@@ -92,19 +102,32 @@ impl Handler {
     /// `poll.give_up_after` after the cancel) and keep a result as `late_result`.
     pub(crate) async fn poll_cancelled(&self, job: Job) -> Result<Step, StepError> {
         let Some(task) = job.upstream.task_id.clone() else {
+            // Cancelled before its task was recorded: it waits for no slot any more. A slot
+            // taken for a submit whose task went unrecorded runs out with its lease.
+            self.leave_line(&job.id).await;
             return Ok(Step::Done);
         };
         let ended = job.finished_at.unwrap_or(job.updated_at);
         let since = (Utc::now() - ended).to_std().unwrap_or_default();
         if job.late_result.is_some() || since > self.config.poll_give_up_after {
+            self.ended(&job.id).await;
             return Ok(Step::Done);
         }
+        // The upstream keeps generating a cancelled job's task, and counts it.
+        self.hold_slot(&job.id).await?;
         let record = match self.retrieve(&task).await? {
             Polled::Record(record) => record,
             Polled::Later(at) => return Ok(Step::LookAt(at)),
-            Polled::Gone => return Ok(Step::Done),
+            Polled::Gone => {
+                self.ended(&job.id).await;
+                return Ok(Step::Done);
+            }
         };
-        match record.outcome() {
+        let outcome = record.outcome();
+        if !matches!(outcome, TaskOutcome::Running) {
+            self.ended(&job.id).await;
+        }
+        match outcome {
             TaskOutcome::Running => Ok(Step::LookAt(Utc::now() + self.config.poll_interval)),
             TaskOutcome::Succeeded(video) => self.keep_late(&job, &video).await,
             TaskOutcome::Failed { .. } => Ok(Step::Done),
@@ -116,7 +139,9 @@ impl Handler {
         if let Some(wait) = self.gate.enter(task).await? {
             return Ok(Polled::Later(Utc::now() + wait));
         }
-        match self.client.retrieve(task).await {
+        let answer = self.client.retrieve(task).await;
+        telemetry::upstream_call("retrieve", &answer);
+        match answer {
             Ok(record) => Ok(Polled::Record(Box::new(record))),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(Polled::Gone),
             Err(e) => {
@@ -141,9 +166,10 @@ impl Handler {
             .map(|_| JobId::for_step(&job.root_id, job.step + 1));
         let succeed = Transition::succeed(job.id.clone(), JobResult::from(video), next);
         match self.store.apply(succeed).await? {
-            Outcome::Applied(_) => {
+            Outcome::Applied(done) => {
                 info!(video_id = video.video_id.0, "succeeded");
-                metrics::counter!("pixq_jobs_finished_total", "state" => "succeeded").increment(1);
+                telemetry::finished(&done);
+                self.ended(&done.id).await;
                 Ok(child.map_or(Step::Done, Step::Chain))
             }
             other => {

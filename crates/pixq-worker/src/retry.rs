@@ -5,12 +5,13 @@ use chrono::{DateTime, Utc};
 use pixq_core::job::{Job, JobError};
 use pixq_core::state::{Transition, WaitingReason};
 use pixq_core::store::{Outcome, Store};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::backoff::backoff;
 use crate::error::StepError;
 use crate::handler::Handler;
 use crate::step::Step;
+use crate::telemetry;
 
 /// The code of a job that used up `retry.max_attempts`.
 pub(crate) const MAX_ATTEMPTS: &str = "max_attempts";
@@ -37,7 +38,11 @@ impl Handler {
         reason: WaitingReason,
         at: DateTime<Utc>,
     ) -> Result<Step, StepError> {
-        info!(%reason, until = %at, "job waits");
+        if reason == WaitingReason::RateLimited {
+            info!(%reason, until = %at, "job waits");
+        } else {
+            debug!(%reason, until = %at, "job waits");
+        }
         let requeue = Transition::requeue(job.id.clone(), reason, Some(at), false);
         self.apply_then(requeue, |_| Step::LookAt(at)).await
     }
@@ -71,11 +76,20 @@ impl Handler {
     /// The job ends `failed` with `error`.
     pub(crate) async fn fail(&self, job: &Job, error: JobError) -> Result<Step, StepError> {
         warn!(code = %error.code, message = %error.message, "job failed");
-        self.apply_then(Transition::fail(job.id.clone(), error), |_| {
-            metrics::counter!("pixq_jobs_finished_total", "state" => "failed").increment(1);
-            Step::Done
-        })
-        .await
+        Ok(
+            match self
+                .store
+                .apply(Transition::fail(job.id.clone(), error))
+                .await?
+            {
+                Outcome::Applied(failed) => {
+                    telemetry::finished(&failed);
+                    self.ended(&failed.id).await;
+                    Step::Done
+                }
+                other => Step::again(other.into_job()),
+            },
+        )
     }
 
     /// The job's task failed for good: first give the task up (burning the attempt, so a

@@ -10,6 +10,7 @@ use apalis_redis::RedisStorage;
 use pixverse::Client;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::Value;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
@@ -18,11 +19,13 @@ use crate::config::WorkerConfig;
 use crate::error::WorkerError;
 use crate::handler::{Handler, on_doorbell};
 use crate::janitor::Janitor;
+use crate::metrics_server::serve_metrics;
 use crate::names::WorkerNames;
 use crate::pump::Pump;
 use crate::queue;
 use crate::rescuer::Rescuer;
 use crate::restart::Delayed;
+use crate::telemetry::{Gauges, prometheus_handle};
 
 /// redis-rs's default 500 ms response timeout has been seen to kill apalis workers under load
 /// (apalis-redis#76); a slow reply should be waited for, a dead server noticed.
@@ -49,9 +52,13 @@ pub async fn connect(url: &str) -> Result<ConnectionManager, WorkerError> {
 }
 
 /// Runs a worker process until `shutdown` is cancelled: an apalis worker handling doorbells
-/// from `{prefix}:doorbell` with `config.concurrency` handlers, and the pump, the rescuer and
-/// the janitor. On shutdown the pump stops, running handlers get `shutdown_timeout` to finish,
-/// and apalis puts the doorbells it had fetched but not started back on its queue.
+/// from `{prefix}:doorbell` with `config.concurrency` handlers, and the pump, the rescuer, the
+/// janitor, the gauges of the token's shared limits and, with `metrics_listen`, the metrics
+/// server. On shutdown the pump stops at once, running handlers get `shutdown_timeout` to
+/// finish, and apalis puts the doorbells it had fetched but not started back on its queue.
+/// A handler cut off by the deadline leaves its job recoverable: its lease runs out, apalis
+/// (or the rescuer) rings it again, and a submit it may have sent is looked up before any
+/// other, its slot held meanwhile.
 ///
 /// `conn` should come from [`connect`] (or be built with a response timeout of several
 /// seconds). A worker that dies on a Redis error is restarted under a new name after a short
@@ -59,7 +66,8 @@ pub async fn connect(url: &str) -> Result<ConnectionManager, WorkerError> {
 ///
 /// # Errors
 ///
-/// [`WorkerError::Config`] when `config` does not validate; nothing is started then.
+/// [`WorkerError::Config`] when `config` does not validate, [`WorkerError::Listen`] when
+/// `metrics_listen` cannot be bound; nothing is started then.
 pub async fn run(
     conn: ConnectionManager,
     client: Client,
@@ -67,11 +75,23 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
     config.validate()?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| WorkerError::Listen { addr, source })?,
+        ),
+        None => None,
+    };
+    if metrics_listener.is_some() {
+        // Installed before anything records, so that no early sample is lost.
+        prometheus_handle();
+    }
     let config = Arc::new(config);
     let handler = Arc::new(Handler::new(conn.clone(), client, config.clone()));
     let storage = queue::storage(conn.clone(), &config);
     let background = shutdown.child_token();
-    let services = [
+    let mut services = vec![
         tokio::spawn(
             Pump::new(
                 conn.clone(),
@@ -97,11 +117,29 @@ pub async fn run(
             Janitor::new(conn, storage.get_config().clone(), config.janitor_every)
                 .run(background.clone()),
         ),
+        tokio::spawn(
+            Gauges::new(
+                handler.slots.clone(),
+                handler.pauses.clone(),
+                config.token_alias.clone(),
+            )
+            .run(background.clone()),
+        ),
     ];
+    if let Some(listener) = metrics_listener {
+        let stop = background.clone();
+        services.push(tokio::spawn(async move {
+            if let Err(e) = serve_metrics(listener, stop).await {
+                error!(service = "metrics", error = %e, "the metrics server stopped");
+            }
+        }));
+    }
     info!(
         queue = %config.doorbell_queue(),
         concurrency = config.concurrency,
         callbacks = config.public_url.is_some(),
+        token = %config.token_alias,
+        max_in_flight = config.max_in_flight,
         "worker started"
     );
     let names = WorkerNames::new();

@@ -1,5 +1,7 @@
 //! A `queued` job: wait for its time, resume a task it already has, or submit it once.
 //!
+//! Before a submit, the token's pause gate ([`crate::pause`]) and a slot of the shared cap
+//! ([`crate::capacity`]); a job that meets either waits `queued` without burning an attempt.
 //! The body is recorded with [`Transition::begin_submit`] before it is sent, so that a lost
 //! answer can be found again by that body ([`crate::lookup`]) instead of paid twice. Only the
 //! run that applied `begin_submit` sends.
@@ -9,20 +11,19 @@ use std::time::Duration;
 use chrono::Utc;
 use pixq_core::chain;
 use pixq_core::job::{Job, JobError, JobId};
+use pixq_core::limits::Gate;
 use pixq_core::state::{Transition, WaitingReason};
 use pixq_core::store::{Outcome, Store};
 use pixverse::{Error, ErrorKind, Submission, SubmitMode, Url};
 use tracing::{Span, info, warn};
 
+use crate::capacity::Slot;
 use crate::error::StepError;
 use crate::handler::Handler;
 use crate::lease_guard::LeaseGuard;
 use crate::names;
 use crate::step::Step;
-
-/// How long submission pauses after an account-level error (a later change pauses the whole
-/// token instead).
-const ACCOUNT_PAUSE: Duration = Duration::from_secs(30);
+use crate::telemetry;
 
 /// The wait after a 429 that named no `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -31,11 +32,27 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// version of pixq, or edited by hand, gets there.
 const BAD_REQUEST: &str = "bad_request";
 
+/// How far a submit got.
+enum Sent {
+    /// The body went out: the job as `submitting`, and what came back.
+    Answered(Box<(Job, Result<Submission, Error>)>),
+    /// Nothing was sent; this is the step.
+    NotSent(Step),
+}
+
 impl Handler {
     /// Decides a `queued` job.
     pub(crate) async fn queued(&self, job: Job, lease: &LeaseGuard) -> Result<Step, StepError> {
-        if let Some(at) = job.run_at.filter(|at| *at > Utc::now()) {
-            return Ok(Step::LookAt(at));
+        // A job waiting for a slot or a pause is woken by a ring before its fallback time.
+        let woken_early = matches!(
+            job.waiting_reason,
+            Some(WaitingReason::UpstreamCapacity | WaitingReason::Paused)
+        );
+        let due = job.run_at.unwrap_or(job.updated_at);
+        if due <= Utc::now() {
+            telemetry::queue_wait(due);
+        } else if job.run_at.is_some() && !woken_early {
+            return Ok(Step::LookAt(due));
         }
         if has_usable_task(&job) {
             // A retried or rescued job whose task may still deliver: never submit again.
@@ -46,28 +63,68 @@ impl Handler {
         self.submit(job, lease).await
     }
 
+    /// The pause gate, then the submit; a probe that proved nothing is handed on.
     async fn submit(&self, job: Job, lease: &LeaseGuard) -> Result<Step, StepError> {
+        let probe = match self.pause_gate().await? {
+            Gate::Open => None,
+            Gate::Probe(pause) => {
+                info!(reason = %pause.reason, "the token is paused; this job's submit probes it");
+                Some(pause)
+            }
+            Gate::Paused(pause) => return self.wait_paused(&job, pause.until).await,
+        };
+        let sent = self.send(job, lease, probe.is_some()).await;
+        let (job, answer) = match sent {
+            Ok(Sent::Answered(answered)) => *answered,
+            other => {
+                if let Some(probe) = &probe {
+                    self.hand_back_probe(probe).await;
+                }
+                return other.map(|sent| match sent {
+                    Sent::NotSent(step) => step,
+                    Sent::Answered(answered) => Step::again(answered.0),
+                });
+            }
+        };
+        if let Some(probe) = &probe {
+            self.conclude_probe(probe, &answer).await;
+        }
+        self.answered(job, answer).await
+    }
+
+    /// Takes a slot, records the body, sends it. `probing` takes the slot out of turn.
+    async fn send(&self, job: Job, lease: &LeaseGuard, probing: bool) -> Result<Sent, StepError> {
         let (mode, secret) = self.mode_for(&job);
         let body = match chain::submit_body(&job, &mode) {
             Ok(body) => body,
             Err(e) => {
                 let error = JobError::new(BAD_REQUEST, e.to_string(), false);
-                return self.fail(&job, error).await;
+                return Ok(Sent::NotSent(self.fail(&job, error).await?));
             }
         };
+        if let Slot::Wait(at) = self.take_slot(&job, probing).await? {
+            let step = self.wait(&job, WaitingReason::UpstreamCapacity, at).await?;
+            return Ok(Sent::NotSent(step));
+        }
         let begin = Transition::begin_submit(job.id.clone(), body.as_str().to_owned(), secret);
         let job = match self.store.apply(begin).await? {
             Outcome::Applied(job) => job,
-            other => return Ok(Step::again(other.into_job())),
+            other => {
+                let current = other.into_job();
+                self.free_slot_unless_running(&current).await;
+                return Ok(Sent::NotSent(Step::again(current)));
+            }
         };
         if lease.is_lost() {
-            // Whoever holds the job now finds it `submitting` and looks before it submits.
+            // Whoever holds the job now finds it `submitting` and looks before it submits;
+            // the slot stays with the job until that lookup concludes.
             warn!("lost the lease before sending the submit; not sending it");
-            return Ok(Step::LookAt(Utc::now()));
+            return Ok(Sent::NotSent(Step::LookAt(Utc::now())));
         }
         info!(action = %job.action.as_str(), "submitting");
         let answer = self.client.submit(&body).await;
-        self.answered(job, answer).await
+        telemetry::upstream_call("submit", &answer);
+        Ok(Sent::Answered(Box::new((job, answer))))
     }
 
     /// What the submit's answer means for the job.
@@ -106,14 +163,18 @@ impl Handler {
                 self.lookup(current).await
             }
             Outcome::Stale { current } => {
+                // The task runs upstream untracked: its slot is left to run out with its
+                // lease, which nobody renews, rather than be counted free at once.
                 warn!(%task, state = %current.state, "the job moved while its submit was in flight; its task is not recorded");
                 Ok(Step::again(current))
             }
         }
     }
 
-    /// A submit that was answered with a refusal: no task was created.
+    /// A submit that was answered with a refusal: no task was created, so the slot goes
+    /// back at once. A 429 and a pause wait without burning an attempt.
     async fn refused(&self, job: Job, e: &Error) -> Result<Step, StepError> {
+        self.free_slot(&job.id).await;
         let now = Utc::now();
         match e.kind() {
             ErrorKind::RateLimited { retry_after } => {
@@ -121,11 +182,7 @@ impl Handler {
                 self.wait(&job, WaitingReason::RateLimited, now + wait)
                     .await
             }
-            ErrorKind::Account => {
-                warn!(error = %e, "account-level refusal; pausing this job's submission");
-                self.wait(&job, WaitingReason::Paused, now + ACCOUNT_PAUSE)
-                    .await
-            }
+            ErrorKind::Account => self.pause_for(&job, e).await,
             ErrorKind::Permanent => {
                 let code = e.code().unwrap_or(BAD_REQUEST);
                 let error = JobError::new(code, e.message(), false);

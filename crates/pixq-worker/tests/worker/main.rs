@@ -7,5 +7,8 @@ mod callbacks;
 mod chains;
 mod doorbells;
 mod faults;
+mod limits;
+mod metrics;
 mod rescue;
 mod restart;
+mod shutdown;

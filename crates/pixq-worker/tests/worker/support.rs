@@ -51,6 +51,10 @@ pub fn worker_config(prefix: &str) -> WorkerConfig {
     c.lookup_grace = Duration::from_secs(3);
     c.janitor_every = Duration::from_secs(1);
     c.shutdown_timeout = Duration::from_secs(5);
+    // The simulator's cap is out of the way too; the limit tests lower both.
+    c.max_in_flight = 1000;
+    c.pause_backoff = Duration::from_millis(300);
+    c.pause_backoff_max = Duration::from_secs(1);
     c
 }
 
@@ -220,6 +224,39 @@ impl Bundle {
             .json()
             .await
             .expect("JSON stats")
+    }
+
+    /// `POST /_sim/<what>` with `body`, which must be accepted.
+    pub async fn sim_admin(&self, what: &str, body: Value) {
+        let response = self
+            .http
+            .post(format!(
+                "{}/_sim/{what}",
+                self.base.as_str().trim_end_matches('/')
+            ))
+            .json(&body)
+            .send()
+            .await
+            .expect("the simulator's admin endpoint");
+        assert!(response.status().is_success(), "{what}: {response:?}");
+    }
+
+    /// Starts one more worker on this bundle's prefix, with [`worker_config`] as `tune`
+    /// leaves it, stopped by its own token (and by the bundle's).
+    pub fn spawn_worker(
+        &self,
+        tune: impl Fn(&mut WorkerConfig),
+    ) -> (CancellationToken, JoinHandle<Result<(), WorkerError>>) {
+        let mut config = worker_config(&self.prefix);
+        tune(&mut config);
+        let stop = self.shutdown.child_token();
+        let worker = tokio::spawn(pixq_worker::run(
+            self.conn.clone(),
+            self.client.clone(),
+            config,
+            stop.clone(),
+        ));
+        (stop, worker)
     }
 
     /// The key of the doorbell queue's `suffix` (`data`, `done`, `active`, …).
