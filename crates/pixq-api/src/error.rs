@@ -203,7 +203,7 @@ impl From<StoreError> for ApiError {
                 "this cursor was not issued by pixq: list again without it",
             ),
             StoreError::Redis(e) => {
-                tracing::warn!(error = %e, "store unavailable");
+                pixq_core::outage::failed("api", &e);
                 ApiError::store_unavailable()
             }
             StoreError::Contended(id) => {

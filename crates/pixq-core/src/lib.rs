@@ -4,6 +4,7 @@
 //! - [`chain`]: how a stored job becomes an upstream request, and a finished step the next.
 //! - [`job`] and [`state`]: the job record and its state machine; every transition is a named
 //!   constructor that carries the state it expects.
+//! - [`outage`]: one log line per Redis outage, not one per failed call.
 //! - [`queue`]: when a worker should look at a job and who is looking: schedule, leases,
 //!   the queue payload.
 //! - [`limits`]: the upstream's limits shared by all workers: slots in flight per token,
@@ -18,6 +19,7 @@
 pub mod chain;
 pub mod job;
 pub mod limits;
+pub mod outage;
 pub mod queue;
 pub mod redis;
 pub mod settings;

@@ -23,6 +23,7 @@ use apalis::prelude::{AbortError, BoxDynError, Data, WorkerContext};
 use chrono::{DateTime, Utc};
 use pixq_core::job::{Job, JobId};
 use pixq_core::limits::{Pauses, Slots, WaitLine};
+use pixq_core::outage;
 use pixq_core::queue::{DeadLetters, Doorbell, Leases, PayloadError, Schedule};
 use pixq_core::redis::RedisStore;
 use pixq_core::state::JobState;
@@ -124,7 +125,7 @@ impl Handler {
             Ok(Some(lease)) => lease,
             Ok(None) => return self.busy(id).await,
             Err(e) => {
-                warn!(error = %e, "could not take the job's lease; looking again shortly");
+                outage::failed("handler", &e);
                 return self.ring(id, Utc::now() + LOOK_AGAIN_AFTER_ERROR).await;
             }
         };
@@ -132,6 +133,10 @@ impl Handler {
         let decided = tokio::time::timeout(self.config.handler_timeout, self.process(id, &guard));
         let rung = match decided.await {
             Ok(Ok(step)) => self.follow(id, step).await,
+            Ok(Err(e)) if outage::is_down() => {
+                debug!(error = %e, "the store failed while Redis is unreachable; looking again shortly");
+                self.ring(id, Utc::now() + LOOK_AGAIN_AFTER_ERROR).await
+            }
             Ok(Err(e)) => {
                 warn!(error = %e, "the store failed while handling the job; looking again shortly");
                 self.ring(id, Utc::now() + LOOK_AGAIN_AFTER_ERROR).await

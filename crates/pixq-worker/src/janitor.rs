@@ -14,10 +14,11 @@
 use std::time::Duration;
 
 use apalis_redis::Config;
+use pixq_core::outage;
 use redis::Script;
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::backoff::jittered;
 
@@ -77,7 +78,7 @@ impl Janitor {
                     break;
                 }
                 Err(e) => {
-                    warn!(service = "janitor", error = %e, "cleaning failed; trying again later");
+                    outage::failed("janitor", &e);
                     break;
                 }
             }
@@ -96,7 +97,7 @@ impl Janitor {
                     }
                 }
                 Err(e) => {
-                    warn!(service = "janitor", error = %e, "sweeping worker metadata failed");
+                    outage::failed("janitor", &e);
                     break;
                 }
             }

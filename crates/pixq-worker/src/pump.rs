@@ -14,11 +14,12 @@ use std::time::Duration;
 use apalis::prelude::TaskSink;
 use apalis_redis::{Config, RedisStorage};
 use chrono::Utc;
+use pixq_core::outage;
 use pixq_core::queue::{Doorbell, Schedule};
 use redis::aio::ConnectionManager;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, info};
 
 use crate::error::LoopError;
 use crate::queue;
@@ -26,8 +27,11 @@ use crate::queue;
 /// The most doorbells one push carries.
 const CHUNK: usize = 500;
 
-/// The wait after a failed round.
-const AFTER_ERROR: Duration = Duration::from_secs(1);
+/// The wait after a first failed round; it doubles with each failure in a row.
+const AFTER_ERROR: Duration = Duration::from_millis(200);
+
+/// The longest wait between failed rounds.
+const AFTER_ERROR_MAX: Duration = Duration::from_secs(5);
 
 /// The pump of one worker process. Every process runs one; together they may overshoot the
 /// bound by a round each, which stays far below the wedge.
@@ -65,17 +69,26 @@ impl Pump {
     pub(crate) async fn run(mut self, shutdown: CancellationToken) {
         info!(service = "pump", bound = self.bound, "started");
         let mut wait = Duration::ZERO;
+        let mut failures: u32 = 0;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(wait) => {}
             }
-            wait = match self.round().await {
+            let round = self.round().await;
+            if round.is_ok() {
+                outage::recovered("pump");
+                failures = 0;
+            }
+            wait = match round {
                 Ok(Moved::Full) => Duration::ZERO,
                 Ok(Moved::Some | Moved::Nothing) => self.every,
                 Err(e) => {
-                    warn!(service = "pump", error = %e, "round failed; trying again");
+                    outage::failed("pump", &e);
+                    failures = failures.saturating_add(1);
                     AFTER_ERROR
+                        .saturating_mul(1 << failures.min(5))
+                        .min(AFTER_ERROR_MAX)
                 }
             };
         }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt, stream};
 use pixq_core::job::Job;
+use pixq_core::outage;
 use pixq_core::queue::{Leases, Schedule};
 use pixq_core::redis::RedisStore;
 use pixq_core::store::{Store, StoreError};
@@ -64,8 +65,13 @@ impl Rescuer {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(jittered(self.every)) => {}
             }
-            if let Err(e) = self.round().await {
-                warn!(service = "rescuer", error = %e, "round failed; trying again");
+            match self.round().await {
+                Ok(_) => {
+                    outage::recovered("rescuer");
+                }
+                Err(e) => {
+                    outage::failed("rescuer", &e);
+                }
             }
         }
         info!(service = "rescuer", "stopped");

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use apalis::prelude::{BackendExt, Monitor, ParallelizeExt, WorkerBuilder, WorkerBuilderExt};
 use apalis_redis::RedisStorage;
+use pixq_core::outage;
 use pixverse::Client;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{debug, error, info};
 
 use crate::backoff::restart_delay;
 use crate::config::WorkerConfig;
@@ -193,8 +194,10 @@ fn monitor(
     let worker = move |restarts| {
         let name = names.nth(started.fetch_add(1, Ordering::SeqCst));
         let delay = restart_delay(restarts);
-        if restarts > 0 {
+        if restarts > 0 && !outage::is_down() {
             info!(worker = %name, restarts, delay_ms = delay.as_millis() as u64, "starting the apalis worker again");
+        } else if restarts > 0 {
+            debug!(worker = %name, restarts, delay_ms = delay.as_millis() as u64, "starting the apalis worker again");
         }
         let backend = Delayed::new(
             storage.clone().poll_with_interval(config.fetch_every),
@@ -211,13 +214,55 @@ fn monitor(
     Monitor::new()
         .register(worker)
         .should_restart(|worker, err| {
-            error!(
-                worker = worker.name(),
-                error = %err,
-                restarts = worker.restarts(),
-                "an apalis worker stopped on an error; restarting it under a new name"
-            );
+            if is_connection_error(&err.to_string()) {
+                outage::failed("apalis worker", err);
+            } else if outage::is_down() {
+                debug!(
+                    worker = worker.name(),
+                    error = %err,
+                    "an apalis worker stopped while Redis is unreachable; restarting it"
+                );
+            } else {
+                error!(
+                    worker = worker.name(),
+                    error = %err,
+                    restarts = worker.restarts(),
+                    "an apalis worker stopped on an error; restarting it under a new name"
+                );
+            }
             true
         })
         .shutdown_timeout(shutdown_timeout)
+}
+
+/// Whether an apalis worker's error says Redis could not be reached (the worker then counts as
+/// part of an outage, logged once) rather than something else going wrong.
+fn is_connection_error(text: &str) -> bool {
+    const SIGNS: [&str; 7] = [
+        "broken pipe",
+        "connection",
+        "refused",
+        "reset by peer",
+        "timed out",
+        "unexpected end of file",
+        "io error",
+    ];
+    let text = text.to_ascii_lowercase();
+    SIGNS.iter().any(|sign| text.contains(sign))
+}
+
+#[cfg(test)]
+mod connection_error_tests {
+    use super::is_connection_error;
+
+    #[test]
+    fn redis_going_away_reads_as_a_connection_error() {
+        assert!(is_connection_error(
+            "Failed to poll backend: PollNextError: broken pipe"
+        ));
+        assert!(is_connection_error("Connection refused (os error 111)"));
+        assert!(!is_connection_error(
+            "ERR Error running script: attempt to index a nil value"
+        ));
+    }
 }

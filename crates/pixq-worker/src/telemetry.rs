@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use pixq_core::job::Job;
 use pixq_core::limits::{Pauses, Slots};
+use pixq_core::outage;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -164,11 +165,15 @@ impl Gauges {
     async fn round(&self) {
         match self.slots.held(&self.alias).await {
             Ok(held) => in_flight(&self.alias, held),
-            Err(e) => warn!(service = "gauges", error = %e, "cannot read the token's slots"),
+            Err(e) => {
+                outage::failed("gauges", &e);
+            }
         }
         match self.pauses.status(&self.alias).await {
             Ok(pause) => paused(&self.alias, pause.is_some()),
-            Err(e) => warn!(service = "gauges", error = %e, "cannot read the token's pause"),
+            Err(e) => {
+                outage::failed("gauges", &e);
+            }
         }
     }
 }

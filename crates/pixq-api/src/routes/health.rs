@@ -31,9 +31,12 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
     )
     .await;
     let (status, redis) = match ping {
-        Ok(Ok(_)) => (StatusCode::OK, "ok".to_owned()),
+        Ok(Ok(_)) => {
+            pixq_core::outage::recovered("readyz");
+            (StatusCode::OK, "ok".to_owned())
+        }
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readyz: Redis did not answer PING");
+            pixq_core::outage::failed("readyz", &e);
             (StatusCode::SERVICE_UNAVAILABLE, describe(&e))
         }
         Err(_) => (

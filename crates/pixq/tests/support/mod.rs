@@ -1,13 +1,17 @@
 //! The pieces of an end-to-end run: the simulator in-process, and `pixq api` and
 //! `pixq worker` as real processes of the built binary, all on loopback, all under one Redis
-//! key prefix that is deleted when the run is dropped.
+//! key prefix that is deleted when the run is dropped. A test that kills Redis brings its own
+//! [`OwnRedis`] instead of the shared one.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::TcpListener as StdListener;
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use pixverse_sim::{SimConfig, SimHandle};
@@ -34,6 +38,8 @@ pub struct Run {
     pub api: Option<Child>,
     pub workers: Vec<Child>,
     pub http: reqwest::Client,
+    /// The Redis this run's processes use.
+    pub redis_url: String,
     env: BTreeMap<String, String>,
 }
 
@@ -42,6 +48,8 @@ pub struct Setup {
     pub sim: SimConfig,
     pub public_url: bool,
     pub env: Vec<(&'static str, String)>,
+    /// `None`: the shared Redis ([`REDIS_URL`]).
+    pub redis_url: Option<String>,
 }
 
 impl Setup {
@@ -51,7 +59,14 @@ impl Setup {
             sim,
             public_url: false,
             env: Vec::new(),
+            redis_url: None,
         }
+    }
+
+    /// Points every process at another Redis, e.g. an [`OwnRedis`].
+    pub fn redis(mut self, url: impl Into<String>) -> Setup {
+        self.redis_url = Some(url.into());
+        self
     }
 
     /// Lets the upstream call back to the API.
@@ -75,11 +90,12 @@ impl Run {
             .expect("the simulator starts");
         let prefix = format!("pixq-test-e2e-{}", uuid::Uuid::new_v4().simple());
         let api_port = free_port();
+        let redis_url = setup.redis_url.unwrap_or_else(|| REDIS_URL.to_owned());
         let mut env = BTreeMap::new();
         let mut set = |k: &str, v: String| {
             env.insert(k.to_owned(), v);
         };
-        set("PIXQ__REDIS__URL", REDIS_URL.to_owned());
+        set("PIXQ__REDIS__URL", redis_url.clone());
         set("PIXQ__REDIS__PREFIX", prefix.clone());
         set("PIXQ__API__LISTEN", format!("127.0.0.1:{api_port}"));
         set("PIXQ__UPSTREAM__BASE_URL", sim.base_url().to_string());
@@ -88,7 +104,6 @@ impl Run {
         set("PIXQ__POLL__FIRST_AFTER", "200ms".to_owned());
         set("PIXQ__POLL__INTERVAL", "1s".to_owned());
         set("PIXQ__POLL__GIVE_UP_AFTER", "5m".to_owned());
-        set("RUST_LOG", "info".to_owned());
         if setup.public_url {
             set(
                 "PIXQ__API__PUBLIC_URL",
@@ -108,6 +123,7 @@ impl Run {
                 .timeout(Duration::from_secs(20))
                 .build()
                 .expect("an HTTP client"),
+            redis_url,
             env,
         };
         run.api = Some(run.spawn("api"));
@@ -157,6 +173,40 @@ impl Run {
         child.wait().expect("reaped");
     }
 
+    /// Sends SIGTERM to worker `index` (a graceful stop), through `kill(1)`.
+    pub fn terminate_worker(&mut self, index: usize) {
+        let pid = self.workers[index].id();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM {pid}: {status}");
+    }
+
+    /// Waits up to `deadline` for worker `index` to exit; answers its status and how long it
+    /// took, or `None` if it still runs.
+    pub async fn wait_worker_exit(
+        &mut self,
+        index: usize,
+        deadline: Duration,
+    ) -> Option<(ExitStatus, Duration)> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.workers[index].try_wait().expect("try_wait") {
+                return Some((status, start.elapsed()));
+            }
+            if start.elapsed() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Whether worker `index` is still running.
+    pub fn worker_alive(&mut self, index: usize) -> bool {
+        self.workers[index].try_wait().expect("try_wait").is_none()
+    }
+
     /// The API's base URL.
     pub fn api(&self) -> String {
         format!("http://127.0.0.1:{}", self.api_port)
@@ -192,6 +242,56 @@ impl Run {
             .expect("the API answers");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `GET /readyz`; answers (status, body), or `None` if the API did not answer.
+    pub async fn readyz(&self) -> Option<(u16, Value)> {
+        let r = self
+            .http
+            .get(format!("{}/readyz", self.api()))
+            .send()
+            .await
+            .ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// Posts `bodies` to `POST /v1/jobs` from `clients` concurrent HTTP clients; answers the
+    /// statuses that were not 202, with their bodies (empty when all were accepted).
+    pub async fn post_many(&self, bodies: Vec<Value>, clients: usize) -> Vec<(u16, Value)> {
+        let bodies = Arc::new(bodies);
+        let next = Arc::new(AtomicUsize::new(0));
+        let url = format!("{}/v1/jobs", self.api());
+        let mut tasks = Vec::new();
+        for _ in 0..clients.max(1) {
+            let (bodies, next, url) = (bodies.clone(), next.clone(), url.clone());
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .expect("an HTTP client");
+            tasks.push(tokio::spawn(async move {
+                let mut refused = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(body) = bodies.get(i) else {
+                        return refused;
+                    };
+                    match http.post(&url).json(body).send().await {
+                        Ok(r) if r.status().as_u16() == 202 => {}
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            refused.push((status, r.json().await.unwrap_or(Value::Null)));
+                        }
+                        Err(e) => refused.push((0, Value::String(e.to_string()))),
+                    }
+                }
+            }));
+        }
+        let mut refused = Vec::new();
+        for task in tasks {
+            refused.extend(task.await.expect("a sender task"));
+        }
+        refused
     }
 
     /// Submits `body` and answers the job's id.
@@ -281,6 +381,65 @@ impl Run {
         }
     }
 
+    /// A connection to this run's Redis.
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.redis_url.as_str())
+            .expect("a Redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis answers")
+    }
+
+    /// How many jobs are in `state`, from the store's state index (`ZCARD
+    /// {prefix}:state:{state}`): cheap enough to ask often, unlike paging the API.
+    pub async fn count_in_state(&self, state: &str) -> u64 {
+        let mut conn = self.redis().await;
+        redis::cmd("ZCARD")
+            .arg(format!("{}:state:{state}", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .expect("ZCARD")
+    }
+
+    /// How many jobs the store holds (`ZCARD {prefix}:jobs`).
+    pub async fn count_jobs(&self) -> u64 {
+        let mut conn = self.redis().await;
+        redis::cmd("ZCARD")
+            .arg(format!("{}:jobs", self.prefix))
+            .query_async(&mut conn)
+            .await
+            .expect("ZCARD")
+    }
+
+    /// Waits until `expected` jobs are in `state`, asking the state index every 500 ms; fails
+    /// the test at `deadline` with the counts of every state. Answers how long it took.
+    pub async fn wait_count(&self, state: &str, expected: u64, deadline: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            if self.count_in_state(state).await >= expected {
+                return start.elapsed();
+            }
+            if start.elapsed() > deadline {
+                let mut counts = BTreeMap::new();
+                for s in [
+                    "queued",
+                    "submitting",
+                    "generating",
+                    "succeeded",
+                    "failed",
+                    "cancelled",
+                ] {
+                    counts.insert(s, self.count_in_state(s).await);
+                }
+                panic!(
+                    "after {deadline:?}: not {expected} jobs {state}, counts {counts:?}; logs in {:?}",
+                    self.log_dir()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     /// The simulator's ledger: one entry per task created.
     pub async fn ledger(&self) -> Vec<Value> {
         self.http
@@ -305,6 +464,30 @@ impl Run {
         assert!(r.status().is_success());
     }
 
+    /// The simulator's `GET /_sim/stats`.
+    pub async fn sim_stats(&self) -> Value {
+        self.http
+            .get(format!("{}/_sim/stats", self.sim.base_url()))
+            .send()
+            .await
+            .expect("the simulator answers")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    /// Sets the state of this run's upstream token on the simulator (`ok`, `used_up`, …).
+    pub async fn set_token_state(&self, state: &str) {
+        let r = self
+            .http
+            .post(format!("{}/_sim/tokens", self.sim.base_url()))
+            .json(&json!({"token": TOKEN, "state": state}))
+            .send()
+            .await
+            .expect("the simulator answers");
+        assert!(r.status().is_success(), "token state {state}");
+    }
+
     /// Runs the binary as a client command against this run's API; answers (code, stdout).
     pub fn cli(&self, args: &[&str]) -> (i32, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_pixq"))
@@ -325,8 +508,12 @@ impl Drop for Run {
             let _ = child.kill();
             let _ = child.wait();
         }
-        if let Ok(client) = redis::Client::open(REDIS_URL)
-            && let Ok(mut conn) = client.get_connection()
+        if std::thread::panicking() {
+            eprintln!("logs of the failed run are in {:?}", self.log_dir());
+        }
+        // A test-owned Redis may be down or gone by now: do not wait for it.
+        if let Ok(client) = redis::Client::open(self.redis_url.as_str())
+            && let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(2))
         {
             let pattern = format!("{}:*", self.prefix);
             let keys: Vec<String> = redis::cmd("KEYS")
@@ -336,8 +523,13 @@ impl Drop for Run {
             for chunk in keys.chunks(500) {
                 let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query(&mut conn);
             }
+            // apalis-redis registers every queue in a global zset; take this run's entry out.
+            let _: Result<(), _> = redis::cmd("ZREM")
+                .arg("core:apalis:queues:list")
+                .arg(format!("{}:doorbell:workers", self.prefix))
+                .query(&mut conn);
         }
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && std::env::var_os("PIXQ_TEST_KEEP_LOGS").is_none() {
             let _ = std::fs::remove_dir_all(self.log_dir());
         }
     }
@@ -408,5 +600,113 @@ pub fn chain_body(prompt: &str, extends: usize) -> Value {
         json!({"prompt": prompt})
     } else {
         json!({"prompt": prompt, "extend": steps})
+    }
+}
+
+/// A `redis-server` this test owns, for tests that kill or restart Redis: on a free loopback
+/// port, persisting to an AOF fsynced on every write (`--appendonly yes --appendfsync always`)
+/// in its own directory, no RDB snapshots. Stopped by its pid (SIGKILL) when dropped; its
+/// directory is removed unless the test failed.
+pub struct OwnRedis {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    /// Starts one and waits until it answers PING.
+    pub fn start() -> OwnRedis {
+        let dir =
+            std::env::temp_dir().join(format!("pixq-test-redis-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("a Redis dir");
+        let mut redis = OwnRedis {
+            port: free_port(),
+            dir,
+            child: None,
+        };
+        redis.spawn();
+        redis
+    }
+
+    /// `redis://127.0.0.1:{port}`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("redis.log"))
+            .expect("a Redis log");
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(["--appendonly", "yes"])
+            .args(["--appendfsync", "always"])
+            .args(["--save", ""])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(["--daemonize", "no"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("a log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("redis-server starts (is it installed?)");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    /// Waits up to 20 s until PING answers PONG (not `LOADING` while the AOF is read back).
+    fn wait_ready(&mut self) {
+        let start = Instant::now();
+        let client = redis::Client::open(self.url()).expect("a Redis URL");
+        loop {
+            let pong = client
+                .get_connection_with_timeout(Duration::from_millis(500))
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+            if matches!(pong.as_deref(), Ok("PONG")) {
+                return;
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("redis-server exited with {status}; log in {:?}", self.dir);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "redis-server on port {} not ready: {pong:?}; log in {:?}",
+                self.port,
+                self.dir
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILLs it: no shutdown, no final write; what it answered OK to is in the AOF.
+    pub fn sigkill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+    }
+
+    /// Starts it again on the same port and directory (it reads its AOF back).
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("the test-owned Redis kept its files in {:?}", self.dir);
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
