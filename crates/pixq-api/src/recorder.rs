@@ -14,6 +14,9 @@ pub const JOBS_ENQUEUED: &str = "pixq_jobs_enqueued_total";
 /// Gauge: jobs per queue; the API sets `queue="due"` from the schedule at scrape time.
 pub const QUEUE_DEPTH: &str = "pixq_queue_depth";
 
+/// Counter: jobs that reached a terminal state; the API counts the cancelled ones.
+pub const JOBS_FINISHED: &str = "pixq_jobs_finished_total";
+
 /// Gauge: generations in flight per token alias, as the workers' slots count them.
 pub const IN_FLIGHT: &str = "pixq_in_flight";
 

@@ -14,6 +14,7 @@ use pixq_core::store::{Outcome, Store, StoreError};
 use super::ring_or_log;
 use crate::error::ApiError;
 use crate::extract::JobPath;
+use crate::recorder::JOBS_FINISHED;
 use crate::state::AppState;
 use crate::view::JobView;
 
@@ -45,6 +46,7 @@ pub(super) async fn cancel(
             for descendant in &pending {
                 ring_or_log(&state, descendant).await;
             }
+            count_cancelled(1 + pending.len());
             tracing::info!(job = %job.id, descendants = pending.len(), "job cancelled");
             Ok(Json(JobView::from(job)))
         }
@@ -56,6 +58,7 @@ pub(super) async fn cancel(
                     current.state
                 )));
             }
+            count_cancelled(cancelled.len());
             tracing::info!(job = %id, steps = ?cancelled, "rest of the chain cancelled");
             Ok(Json(JobView::from(current)))
         }
@@ -129,4 +132,9 @@ async fn cancel_each(state: &AppState, ids: &[JobId]) -> Result<Vec<JobId>, ApiE
         }
     }
     Ok(cancelled)
+}
+
+/// Counts jobs that ended cancelled: the API ends them, so the workers never see them finish.
+fn count_cancelled(jobs: usize) {
+    metrics::counter!(JOBS_FINISHED, "state" => "cancelled").increment(jobs as u64);
 }

@@ -38,6 +38,19 @@ async fn cancel_is_200_then_409() {
             .contains("cancelled"),
         "{body}"
     );
+    let metrics = api
+        .http
+        .get(api.url("/metrics"))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("pixq_jobs_finished_total{state=\"cancelled\"}"),
+        "the API counts the jobs it cancels:\n{metrics}"
+    );
 }
 
 #[tokio::test]
