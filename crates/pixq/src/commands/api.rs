@@ -16,9 +16,10 @@ pub async fn run(config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
     settings
         .check_api_auth()
         .context(config::InvalidConfiguration)?;
+    // The error names the cause and the key to check; its source chain would repeat it.
     let conn = pixq_worker::connect(settings.redis.url_or_local())
         .await
-        .context("cannot connect to Redis (is it running, and is redis.url right?)")?;
+        .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
     let prefix = &settings.redis.prefix;
     let store = RedisStore::new(conn.clone(), prefix, settings.retention.finished);
     let schedule = Schedule::new(conn.clone(), prefix);

@@ -24,9 +24,10 @@ pub async fn run(config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
             .with_request_timeout(settings.upstream.timeout),
     )
     .context("cannot build the upstream client")?;
+    // The error names the cause and the key to check; its source chain would repeat it.
     let conn = pixq_worker::connect(settings.redis.url_or_local())
         .await
-        .context("cannot connect to Redis (is it running, and is redis.url right?)")?;
+        .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
     pixq_worker::run(
         conn,
         client,
