@@ -18,9 +18,12 @@ lint:
 sim *FLAGS:
     cargo run -p pixq -- sim {{FLAGS}}
 
-# Benchmarks, with figures printed.
+# Benchmarks, with figures printed: the client against the simulator, then pixq's whole
+# pipeline (release `pixq api` + `pixq worker`), and the BullMQ peer against the same simulator
+# and Redis when node and npm are installed. Env: N, C, EXTEND, WORKERS.
 bench:
     cargo bench -p pixverse --bench roundtrip
+    PIXQ_BENCH_PEER="{{justfile_directory()}}/scripts/bench-peer.sh" cargo bench -p pixq --bench pipeline
 
 # A newcomer's first run: the simulator walked through by hand with curl.
 demo:

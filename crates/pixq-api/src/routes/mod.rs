@@ -52,8 +52,29 @@ pub(crate) fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config().max_body))
         .layer(from_fn(deadline))
         .layer(CatchPanicLayer::custom(panicked))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %redacted(request.uri().path()),
+                )
+            }),
+        )
         .with_state(state)
+}
+
+/// The path as it may be logged: a callback's secret is replaced by `***`, since anyone who
+/// reads it could post a callback for the job.
+pub(crate) fn redacted(path: &str) -> String {
+    const CALLBACK_PREFIX: &str = "/v1/upstream/callback/";
+    match path.strip_prefix(CALLBACK_PREFIX) {
+        Some(rest) => match rest.split_once('/') {
+            Some((job, _secret)) => format!("{CALLBACK_PREFIX}{job}/***"),
+            None => path.to_owned(),
+        },
+        None => path.to_owned(),
+    }
 }
 
 /// How long a request may take before it is answered 503. Every route waits on Redis and
@@ -62,7 +83,7 @@ pub(crate) fn router(state: AppState) -> Router {
 pub(crate) const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
 async fn deadline(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
+    let path = redacted(request.uri().path());
     match tokio::time::timeout(REQUEST_DEADLINE, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
@@ -107,6 +128,19 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+
+    #[test]
+    fn a_callback_secret_never_reaches_a_log_line() {
+        assert_eq!(
+            redacted("/v1/upstream/callback/job_1/s3cr3t"),
+            "/v1/upstream/callback/job_1/***"
+        );
+        assert_eq!(redacted("/v1/jobs/job_1"), "/v1/jobs/job_1");
+        assert_eq!(
+            redacted("/v1/upstream/callback/job_1"),
+            "/v1/upstream/callback/job_1"
+        );
+    }
 
     async fn boom() -> &'static str {
         panic!("internal detail")
