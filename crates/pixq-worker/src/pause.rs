@@ -82,15 +82,24 @@ impl Handler {
         self.wait_paused(job, pause.until).await
     }
 
-    /// Parks `job` while the token is paused: `queued`, `waiting_reason: paused`, due at
-    /// `until`, no attempt burned.
+    /// Parks `job` while the token is paused: `queued`, `waiting_reason: paused`, no attempt
+    /// burned. The first jobs of the line are due at `until`, when one of them probes; the rest
+    /// wait for the line to be woken when the pause lifts, with a late fallback, so that a
+    /// long pause with thousands parked does not bring every one of them back at each probe.
     pub(crate) async fn wait_paused(
         &self,
         job: &Job,
         until: DateTime<Utc>,
     ) -> Result<Step, StepError> {
-        self.waits.park(self.alias(), &job.id).await?;
-        self.wait(job, WaitingReason::Paused, until).await
+        let alias = self.alias();
+        self.waits.park(alias, &job.id).await?;
+        let head = usize::try_from(self.config.max_in_flight.max(1)).unwrap_or(1);
+        let due = if self.waits.first(alias, head).await?.contains(&job.id) {
+            until
+        } else {
+            until + self.config.pause_backoff_max
+        };
+        self.wait(job, WaitingReason::Paused, due).await
     }
 
     /// Acts on the answer to a probe's submit (a failure here is logged; the pause's probe
