@@ -16,9 +16,10 @@ use url::Url;
 
 use crate::error::WorkerError;
 
-/// A job's lease lives this long without renewal: long enough to ride out a slow Redis reply,
-/// short enough that a dead worker's job is picked up again soon.
-pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
+/// A job's lease lives this long without renewal (it is renewed every third of it): long
+/// enough to ride out a slow Redis reply, short enough that a dead worker's job is picked up
+/// again as soon as apalis hands its doorbell on (about 6–8 s after a SIGKILL).
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(6);
 
 /// An unfinished job untouched this long, neither scheduled nor leased, is rung again.
 pub const DEFAULT_RESCUE_AFTER: Duration = Duration::from_secs(30);

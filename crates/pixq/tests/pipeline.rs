@@ -105,6 +105,7 @@ async fn a_sigkilled_worker_is_taken_over_within_15s_without_paying_twice() {
     })
     .await
     .expect("another worker takes over");
+    eprintln!("{claimed} jobs in hand at the kill; all back in progress {taken_over:?} after it");
     assert!(
         taken_over <= Duration::from_secs(15),
         "took over {claimed} jobs after {taken_over:?}"
