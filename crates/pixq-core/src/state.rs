@@ -161,6 +161,9 @@ pub enum TransitionKind {
     /// `cancelled | failed`, unchanged, keeping a result that came too late:
     /// [`Transition::record_late_result`].
     RecordLateResult,
+    /// `cancelled`, unchanged, recording the task a submit in the air created:
+    /// [`Transition::record_late_task`].
+    RecordLateTask,
     /// `failed → queued`: [`Transition::retry`].
     Retry,
 }
@@ -169,7 +172,7 @@ const UNFINISHED: &[JobState] = &[JobState::Queued, JobState::Submitting, JobSta
 
 impl TransitionKind {
     /// Every edge, in the order `docs/state-machine.md` draws them.
-    pub const ALL: [TransitionKind; 9] = [
+    pub const ALL: [TransitionKind; 10] = [
         TransitionKind::BeginSubmit,
         TransitionKind::Submitted,
         TransitionKind::ResumeGenerating,
@@ -178,6 +181,7 @@ impl TransitionKind {
         TransitionKind::Fail,
         TransitionKind::Cancel,
         TransitionKind::RecordLateResult,
+        TransitionKind::RecordLateTask,
         TransitionKind::Retry,
     ];
 
@@ -192,6 +196,7 @@ impl TransitionKind {
             TransitionKind::Fail => "fail",
             TransitionKind::Cancel => "cancel",
             TransitionKind::RecordLateResult => "record_late_result",
+            TransitionKind::RecordLateTask => "record_late_task",
             TransitionKind::Retry => "retry",
         }
     }
@@ -204,6 +209,7 @@ impl TransitionKind {
             TransitionKind::Succeed => &[JobState::Generating],
             TransitionKind::Requeue | TransitionKind::Fail | TransitionKind::Cancel => UNFINISHED,
             TransitionKind::RecordLateResult => &[JobState::Cancelled, JobState::Failed],
+            TransitionKind::RecordLateTask => &[JobState::Cancelled],
             TransitionKind::Retry => &[JobState::Failed],
         }
     }
@@ -219,7 +225,7 @@ impl TransitionKind {
             TransitionKind::Succeed => Some(JobState::Succeeded),
             TransitionKind::Fail => Some(JobState::Failed),
             TransitionKind::Cancel => Some(JobState::Cancelled),
-            TransitionKind::RecordLateResult => None,
+            TransitionKind::RecordLateResult | TransitionKind::RecordLateTask => None,
         }
     }
 
@@ -272,7 +278,9 @@ mod tests {
             let leaves_terminal = kind.from().iter().any(|s| s.is_terminal());
             let allowed = matches!(
                 kind,
-                TransitionKind::Retry | TransitionKind::RecordLateResult
+                TransitionKind::Retry
+                    | TransitionKind::RecordLateResult
+                    | TransitionKind::RecordLateTask
             );
             assert_eq!(leaves_terminal, allowed, "{kind:?}");
         }

@@ -154,7 +154,10 @@ impl Handler {
                 debug!(task, holder = %by, "a matching task is held by another job");
                 Ok(None)
             }
-            Outcome::Stale { current } => Ok(Some(Step::again(current))),
+            Outcome::Stale { current } => Ok(Some(
+                self.keep_late_task(current, task, record.trace_id.clone())
+                    .await?,
+            )),
         }
     }
 }

@@ -12,7 +12,7 @@ use chrono::Utc;
 use pixq_core::chain;
 use pixq_core::job::{Job, JobError, JobId};
 use pixq_core::limits::Gate;
-use pixq_core::state::{Transition, WaitingReason};
+use pixq_core::state::{JobState, Transition, WaitingReason};
 use pixq_core::store::{Outcome, Store};
 use pixverse::{Error, ErrorKind, Submission, SubmitMode, Url};
 use tracing::{Span, info, warn};
@@ -162,13 +162,37 @@ impl Handler {
                 warn!(%task, holder = %by, "another job holds the task the submit answered; looking up");
                 self.lookup(current).await
             }
-            Outcome::Stale { current } => {
-                // The task runs upstream untracked: its slot is left to run out with its
-                // lease, which nobody renews, rather than be counted free at once.
-                warn!(%task, state = %current.state, "the job moved while its submit was in flight; its task is not recorded");
-                Ok(Step::again(current))
+            Outcome::Stale { current } => self.keep_late_task(current, &task, None).await,
+        }
+    }
+
+    /// The job moved while a submit that created `task` was in the air. A cancelled job
+    /// records the task (the upstream runs and bills it) and is watched to its end, for its
+    /// late result and its slot; otherwise the task runs untracked and its slot runs out with
+    /// its lease.
+    pub(crate) async fn keep_late_task(
+        &self,
+        current: Job,
+        task: &str,
+        trace_id: Option<String>,
+    ) -> Result<Step, StepError> {
+        if current.state == JobState::Cancelled && current.upstream.task_id.is_none() {
+            let late = Transition::record_late_task(current.id.clone(), task.to_owned(), trace_id);
+            match self.store.apply(late).await? {
+                Outcome::Applied(_) => {
+                    Span::current().record("task_id", task);
+                    info!(%task, "the job was cancelled while its submit was in flight; watching its task to its end");
+                    return Ok(Step::LookAt(Utc::now() + self.config.poll_first_after));
+                }
+                Outcome::TaskTaken { by, current } => {
+                    warn!(%task, holder = %by, "the cancelled job's task is held by another job");
+                    return Ok(Step::again(current));
+                }
+                Outcome::Stale { current } => return Ok(Step::again(current)),
             }
         }
+        warn!(%task, state = %current.state, "the job moved while its submit was in flight; its task is not recorded");
+        Ok(Step::again(current))
     }
 
     /// A submit that was answered with a refusal: no task was created, so the slot goes

@@ -44,6 +44,10 @@ enum Change {
     RecordLateResult {
         result: JobResult,
     },
+    RecordLateTask {
+        task_id: String,
+        trace_id: Option<String>,
+    },
     Retry,
 }
 
@@ -155,6 +159,17 @@ impl Transition {
         }
     }
 
+    /// `cancelled`, state unchanged: a submit that was in the air when the job was cancelled
+    /// answered `task_id`. The task runs and is billed upstream, so it is claimed and recorded,
+    /// like [`Transition::submitted`], for a worker to watch it to its end (its late result,
+    /// and the slot it holds). Answers `Stale` when the job already has a task id.
+    pub fn record_late_task(id: JobId, task_id: String, trace_id: Option<String>) -> Self {
+        Transition {
+            id,
+            change: Change::RecordLateTask { task_id, trace_id },
+        }
+    }
+
     /// `failed → queued` under the same id: attempts reset, error and `finished_at` cleared.
     /// The task id is kept: a worker that finds a usable one resumes waiting
     /// ([`Transition::resume_generating`]) instead of submitting again.
@@ -181,6 +196,7 @@ impl Transition {
             Change::Fail { .. } => TransitionKind::Fail,
             Change::Cancel => TransitionKind::Cancel,
             Change::RecordLateResult { .. } => TransitionKind::RecordLateResult,
+            Change::RecordLateTask { .. } => TransitionKind::RecordLateTask,
             Change::Retry => TransitionKind::Retry,
         }
     }
@@ -270,6 +286,15 @@ impl Transition {
                 plan.cancel_descendants = true;
             }
             Change::RecordLateResult { result } => job.late_result = Some(result.clone()),
+            Change::RecordLateTask { task_id, trace_id } => {
+                if job.upstream.task_id.is_some() {
+                    return None;
+                }
+                job.upstream.task_id = Some(task_id.clone());
+                job.upstream.trace_id = trace_id.clone();
+                job.upstream.submitted_at = Some(now);
+                plan.claim = Some(task_id.clone());
+            }
             Change::Retry => {
                 job.attempts = 0;
                 job.error = None;
@@ -323,13 +348,17 @@ mod tests {
             Transition::fail(id.clone(), JobError::new("x", "y", false)),
             Transition::cancel(id.clone()),
             Transition::record_late_result(id.clone(), result()),
+            Transition::record_late_task(id.clone(), "t1".into(), None),
             Transition::retry(id.clone()),
         ];
         for t in all {
             for state in JobState::ALL {
                 let mut at = job.clone();
                 at.state = state;
-                at.upstream.task_id = Some("t0".into());
+                // A late task is recorded only on a job that has none.
+                if t.kind() != TransitionKind::RecordLateTask {
+                    at.upstream.task_id = Some("t0".into());
+                }
                 let applies = t.plan(&at, Utc::now()).is_some();
                 assert_eq!(
                     applies,

@@ -57,6 +57,7 @@ pub fn transition_of(kind: TransitionKind, id: &JobId) -> Transition {
         TransitionKind::Fail => Transition::fail(id, JobError::new("poll_timeout", "slow", true)),
         TransitionKind::Cancel => Transition::cancel(id),
         TransitionKind::RecordLateResult => Transition::record_late_result(id, video(2)),
+        TransitionKind::RecordLateTask => Transition::record_late_task(id, fresh_task(), None),
         TransitionKind::Retry => Transition::retry(id),
     }
 }

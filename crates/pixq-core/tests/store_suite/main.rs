@@ -120,6 +120,7 @@ mod redis {
             creation::batch_is_created_whole,
             creation::batch_with_an_existing_id_creates_nothing,
             creation::batch_repeating_an_id_creates_nothing,
+            transitions::a_task_created_for_a_job_cancelled_mid_submit_is_recorded_once,
             transitions::each_transition_applies_only_from_its_states,
             transitions::resume_needs_a_task_id,
             transitions::second_succeed_is_stale,

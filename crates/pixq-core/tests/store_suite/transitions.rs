@@ -17,7 +17,11 @@ pub async fn each_transition_applies_only_from_its_states(store: &impl Store) {
                 .expect("apply");
             let after = must_get(store, &before.id).await;
             let context = format!("{} from {state}", kind.name());
-            if kind.from().contains(&state) {
+            // A late task is recorded only on a job that has none yet.
+            let has_task = before.upstream.task_id.is_some();
+            let applies = kind.from().contains(&state)
+                && !(kind == TransitionKind::RecordLateTask && has_task);
+            if applies {
                 let job = match outcome {
                     Outcome::Applied(job) => job,
                     other => panic!("{context}: expected Applied, got {other:?}"),
@@ -165,5 +169,50 @@ pub async fn concurrent_succeed_and_cancel_apply_once<S: Store + Clone + 'static
         }
         JobState::Cancelled => assert_eq!(child, None, "a cancel creates no step"),
         other => panic!("unexpected final state {other}"),
+    }
+}
+
+pub async fn a_task_created_for_a_job_cancelled_mid_submit_is_recorded_once(store: &impl Store) {
+    let job = job_in(store, JobState::Submitting).await;
+    let cancelled = apply_ok(store, Transition::cancel(job.id.clone())).await;
+    assert_eq!(cancelled.upstream.task_id, None);
+    let late = apply_ok(
+        store,
+        Transition::record_late_task(job.id.clone(), "late-task-1".into(), None),
+    )
+    .await;
+    assert_eq!(late.state, JobState::Cancelled, "the state does not move");
+    assert_eq!(late.upstream.task_id.as_deref(), Some("late-task-1"));
+    assert_eq!(
+        store.job_for_task("late-task-1").await.expect("lookup"),
+        Some(job.id.clone()),
+        "the task is claimed"
+    );
+    match store
+        .apply(Transition::record_late_task(
+            job.id.clone(),
+            "late-task-2".into(),
+            None,
+        ))
+        .await
+        .expect("apply")
+    {
+        Outcome::Stale { current } => assert_eq!(current, late),
+        other => panic!("a second late task must be stale, got {other:?}"),
+    }
+    // A task another job holds is not taken.
+    let other = job_in(store, JobState::Submitting).await;
+    apply_ok(store, Transition::cancel(other.id.clone())).await;
+    match store
+        .apply(Transition::record_late_task(
+            other.id.clone(),
+            "late-task-1".into(),
+            None,
+        ))
+        .await
+        .expect("apply")
+    {
+        Outcome::TaskTaken { by, .. } => assert_eq!(by, job.id),
+        other => panic!("expected TaskTaken, got {other:?}"),
     }
 }

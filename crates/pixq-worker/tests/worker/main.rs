@@ -4,6 +4,7 @@
 mod support;
 
 mod callbacks;
+mod cancel;
 mod chains;
 mod doorbells;
 mod faults;

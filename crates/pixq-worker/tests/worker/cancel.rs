@@ -1,0 +1,60 @@
+//! A job cancelled while its submit is in the air: the task the upstream made is recorded and
+//! watched to its end, for its late result and its slot.
+
+use std::time::Duration;
+
+use pixq_core::limits::Slots;
+use pixq_core::state::{JobState, Transition};
+use pixq_core::store::{Outcome, Store};
+use pixq_worker::DEFAULT_TOKEN_ALIAS;
+use serde_json::json;
+
+use crate::support::{setup_with, sim_config, wait_until};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_task_made_for_a_job_cancelled_mid_submit_is_recorded_and_watched_to_its_end() {
+    // The upstream makes the task at once and answers 2 s later.
+    let sim = sim_config().with_answer_delay(Duration::from_secs(2));
+    let b = setup_with(sim, |c| c.max_in_flight = 5).await;
+    let job = b
+        .create(json!({"prompt": "a sandcastle at high tide"}))
+        .await;
+    wait_until("the submit to be in the air", || async {
+        (b.get(&job.id).await.state == JobState::Submitting).then_some(())
+    })
+    .await;
+    let cancelled = b
+        .store
+        .apply(Transition::cancel(job.id.clone()))
+        .await
+        .unwrap();
+    assert!(matches!(cancelled, Outcome::Applied(_)), "{cancelled:?}");
+
+    let done = wait_until("the late task and its result to be recorded", || async {
+        let job = b.get(&job.id).await;
+        job.late_result.is_some().then_some(job)
+    })
+    .await;
+    assert_eq!(
+        done.state,
+        JobState::Cancelled,
+        "a late result is never applied"
+    );
+    let ledger = b.ledger().await;
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(
+        done.upstream.task_id.as_deref(),
+        ledger[0]["task_id"].as_str(),
+        "the task the submit made is the one recorded"
+    );
+    assert!(
+        done.children.is_empty(),
+        "a cancelled job makes no next step"
+    );
+    let slots = Slots::new(b.conn.clone(), &b.prefix);
+    wait_until("the slot to be given back when the task ended", || async {
+        (slots.held(DEFAULT_TOKEN_ALIAS).await.unwrap() == 0).then_some(())
+    })
+    .await;
+    b.finish().await;
+}
