@@ -92,3 +92,25 @@ async fn moderation_fails_jobs_at_once_without_retrying() {
     assert_eq!(submits, 5, "{stats}");
     b.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_task_that_never_ends_fails_the_job_with_poll_timeout_after_give_up_after() {
+    let sim = sim_config().with_latency("60s".parse().expect("a latency"));
+    let b = setup_with(sim, |c| {
+        c.max_in_flight = 5;
+        c.poll_give_up_after = std::time::Duration::from_secs(3);
+    })
+    .await;
+    let job = b
+        .create(json!({"prompt": "a glacier, very slowly", "extend": [{"prompt": "melting"}]}))
+        .await;
+    let chains = b.wait_for_chains(std::slice::from_ref(&job.id)).await;
+    let done = &chains[0][0];
+    assert_eq!(done.state, JobState::Failed, "{done:?}");
+    let error = done.error.as_ref().expect("an error");
+    assert_eq!(error.code, "poll_timeout");
+    assert!(error.retryable, "a retry may find the task done");
+    assert_eq!(chains[0].len(), 1, "no next step after a failed one");
+    assert_eq!(b.ledger().await.len(), 1, "submitted once");
+    b.finish().await;
+}
