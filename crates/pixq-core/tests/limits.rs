@@ -1,49 +1,18 @@
 //! The shared upstream limits against a real Redis, each test under its own prefix
 //! `pixq-test-limits-<uuid>`, deleting only its own keys.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use common::Prefix;
 use pixq_core::job::JobId;
 use pixq_core::limits::{Acquire, Gate, Pauses, Slots, WaitLine};
-use redis::aio::ConnectionManager;
 
-const REDIS_URL: &str = "redis://127.0.0.1:6379";
 const LONG: Duration = Duration::from_secs(60);
-
-struct Prefix {
-    conn: ConnectionManager,
-    name: String,
-}
-
-impl Prefix {
-    async fn new() -> Prefix {
-        let client = redis::Client::open(REDIS_URL).unwrap();
-        let conn = client.get_connection_manager().await.unwrap();
-        Prefix {
-            conn,
-            name: format!("pixq-test-limits-{}", uuid::Uuid::new_v4().simple()),
-        }
-    }
-
-    async fn clean(self) {
-        let mut conn = self.conn.clone();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.name))
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        if !keys.is_empty() {
-            let _: () = redis::cmd("DEL")
-                .arg(keys)
-                .query_async(&mut conn)
-                .await
-                .unwrap();
-        }
-    }
-}
 
 fn job(i: usize) -> JobId {
     JobId::from(format!("job_{i}"))
@@ -51,7 +20,7 @@ fn job(i: usize) -> JobId {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn fifty_concurrent_acquirers_get_exactly_five_slots() {
-    let p = Prefix::new().await;
+    let p = Prefix::new("limits").await;
     let slots = Slots::new(p.conn.clone(), &p.name);
     let mut tasks = Vec::new();
     for i in 0..50 {
@@ -106,7 +75,7 @@ async fn fifty_concurrent_acquirers_get_exactly_five_slots() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn never_more_than_max_hold_at_once_under_churn() {
-    let p = Prefix::new().await;
+    let p = Prefix::new("limits").await;
     let slots = Slots::new(p.conn.clone(), &p.name);
     let holding = Arc::new(AtomicU32::new(0));
     let most = Arc::new(AtomicU32::new(0));
@@ -145,7 +114,7 @@ async fn never_more_than_max_hold_at_once_under_churn() {
 
 #[tokio::test]
 async fn acquiring_again_only_renews_the_slot_a_job_holds() {
-    let p = Prefix::new().await;
+    let p = Prefix::new("limits").await;
     let slots = Slots::new(p.conn.clone(), &p.name);
     let a = job(1);
     let Acquire::Acquired {
@@ -188,7 +157,7 @@ async fn acquiring_again_only_renews_the_slot_a_job_holds() {
 
 #[tokio::test]
 async fn an_expired_holder_frees_its_slot_and_cannot_renew_or_release_it() {
-    let p = Prefix::new().await;
+    let p = Prefix::new("limits").await;
     let slots = Slots::new(p.conn.clone(), &p.name);
     let (dead, next) = (job(1), job(2));
     let ttl = Duration::from_millis(200);
@@ -228,7 +197,7 @@ async fn an_expired_holder_frees_its_slot_and_cannot_renew_or_release_it() {
 
 #[tokio::test]
 async fn release_frees_the_slot_once() {
-    let p = Prefix::new().await;
+    let p = Prefix::new("limits").await;
     let slots = Slots::new(p.conn.clone(), &p.name);
     let (a, b) = (job(1), job(2));
     assert!(
@@ -264,7 +233,7 @@ async fn release_frees_the_slot_once() {
 
 #[tokio::test]
 async fn a_pause_round_trips_and_keeps_its_start() {
-    let p = Prefix::new().await;
+    let p = Prefix::new("limits").await;
     let pauses = Pauses::new(p.conn.clone(), &p.name);
     assert!(pauses.status("tok").await.unwrap().is_none());
     assert!(pauses.paused_aliases().await.unwrap().is_empty());
@@ -307,7 +276,7 @@ async fn a_pause_round_trips_and_keeps_its_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn after_until_exactly_one_job_probes() {
-    let p = Prefix::new().await;
+    let p = Prefix::new("limits").await;
     let pauses = Pauses::new(p.conn.clone(), &p.name);
     let window = Duration::from_secs(30);
     assert_eq!(pauses.gate("tok", window).await.unwrap(), Gate::Open);
@@ -351,7 +320,7 @@ async fn after_until_exactly_one_job_probes() {
 
 #[tokio::test]
 async fn the_wait_line_keeps_arrival_order_and_first_places() {
-    let p = Prefix::new().await;
+    let p = Prefix::new("limits").await;
     let line = WaitLine::new(p.conn.clone(), &p.name);
     let ids: Vec<JobId> = (0..5).map(job).collect();
     for id in &ids {
@@ -389,7 +358,7 @@ async fn the_wait_line_keeps_arrival_order_and_first_places() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_parkers_each_get_one_place() {
-    let p = Prefix::new().await;
+    let p = Prefix::new("limits").await;
     let line = WaitLine::new(p.conn.clone(), &p.name);
     let mut tasks = Vec::new();
     for i in 0..40 {

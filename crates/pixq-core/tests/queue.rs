@@ -1,50 +1,18 @@
 //! The schedule, the leases and the dead letters against a real Redis, each test under its
 //! own prefix.
 
+mod common;
+
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
+use common::Prefix;
 use pixq_core::job::JobId;
 use pixq_core::queue::{DeadLetters, Doorbell, Leases, Schedule};
-use redis::aio::ConnectionManager;
-
-const REDIS_URL: &str = "redis://127.0.0.1:6379";
-
-struct Prefix {
-    conn: ConnectionManager,
-    name: String,
-}
-
-impl Prefix {
-    async fn new() -> Prefix {
-        let client = redis::Client::open(REDIS_URL).unwrap();
-        let conn = client.get_connection_manager().await.unwrap();
-        Prefix {
-            conn,
-            name: format!("pixq-test-queue-{}", uuid::Uuid::new_v4().simple()),
-        }
-    }
-
-    async fn clean(self) {
-        let mut conn = self.conn.clone();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.name))
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        if !keys.is_empty() {
-            let _: () = redis::cmd("DEL")
-                .arg(keys)
-                .query_async(&mut conn)
-                .await
-                .unwrap();
-        }
-    }
-}
 
 #[tokio::test]
 async fn due_ids_come_out_oldest_first_once_and_ringing_keeps_the_earlier_time() {
-    let p = Prefix::new().await;
+    let p = Prefix::new("queue").await;
     let schedule = Schedule::new(p.conn.clone(), &p.name);
     let now = Utc::now();
     let ids: Vec<JobId> = (0..5).map(|i| JobId::from(format!("job_{i}"))).collect();
@@ -81,7 +49,7 @@ async fn due_ids_come_out_oldest_first_once_and_ringing_keeps_the_earlier_time()
 
 #[tokio::test]
 async fn racing_pumps_never_take_the_same_id() {
-    let p = Prefix::new().await;
+    let p = Prefix::new("queue").await;
     let schedule = Schedule::new(p.conn.clone(), &p.name);
     let ids: Vec<JobId> = (0..3000).map(|i| JobId::from(format!("job_{i}"))).collect();
     schedule.ring_many(&ids, Utc::now()).await.unwrap();
@@ -112,7 +80,7 @@ async fn racing_pumps_never_take_the_same_id() {
 
 #[tokio::test]
 async fn a_lease_has_one_holder_until_released_or_expired() {
-    let p = Prefix::new().await;
+    let p = Prefix::new("queue").await;
     let leases = Leases::new(p.conn.clone(), &p.name);
     let id = JobId::from("job_l");
     let ttl = Duration::from_millis(300);
@@ -151,7 +119,7 @@ async fn a_lease_has_one_holder_until_released_or_expired() {
 
 #[tokio::test]
 async fn dead_letters_keep_the_payload_and_the_reason() {
-    let p = Prefix::new().await;
+    let p = Prefix::new("queue").await;
     let letters = DeadLetters::new(p.conn.clone(), &p.name);
     let bad = serde_json::json!({"what": [1, 2]});
     let err = Doorbell::from_value(&bad).unwrap_err();

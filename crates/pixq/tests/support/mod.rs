@@ -442,8 +442,13 @@ impl Run {
 
     /// The simulator's ledger: one entry per task created.
     pub async fn ledger(&self) -> Vec<Value> {
+        self.sim_get("/_sim/ledger").await
+    }
+
+    /// A GET on the simulator's admin endpoints, as JSON.
+    async fn sim_get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
         self.http
-            .get(format!("{}/_sim/ledger", self.sim.base_url()))
+            .get(format!("{}{path}", self.sim.base_url()))
             .send()
             .await
             .expect("the simulator answers")
@@ -466,14 +471,7 @@ impl Run {
 
     /// The simulator's `GET /_sim/stats`.
     pub async fn sim_stats(&self) -> Value {
-        self.http
-            .get(format!("{}/_sim/stats", self.sim.base_url()))
-            .send()
-            .await
-            .expect("the simulator answers")
-            .json()
-            .await
-            .expect("JSON")
+        self.sim_get("/_sim/stats").await
     }
 
     /// Sets the state of this run's upstream token on the simulator (`ok`, `used_up`, …).
