@@ -118,7 +118,6 @@ pub fn next_step(
     Ok(Some(NextStep {
         action: Action::Extend,
         params: params_of(&request),
-        chain: Vec::new(),
     }))
 }
 

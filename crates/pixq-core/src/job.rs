@@ -250,9 +250,6 @@ pub struct Job {
     /// The request as the user gave it (for later steps: as inherited and overridden). Opaque
     /// to the store.
     pub params: Value,
-    /// The extend steps still to run after this one, first next. Opaque to the store.
-    #[serde(default)]
-    pub chain: Vec<Value>,
     /// Where the job stands.
     pub state: JobState,
     /// Why a queued job is waiting; `None` in every other state.
@@ -308,10 +305,8 @@ pub struct NewJob {
     pub batch_id: Option<BatchId>,
     /// What it asks for.
     pub action: Action,
-    /// The request as given by the user.
+    /// The request as given by the user, its extend steps included.
     pub params: Value,
-    /// The extend steps to run after it.
-    pub chain: Vec<Value>,
     /// Free JSON from the user.
     pub metadata: Value,
     /// Where to POST the job object when it ends.
@@ -319,23 +314,16 @@ pub struct NewJob {
 }
 
 impl NewJob {
-    /// A first step with a fresh id, no batch, no chain, no metadata and no webhook.
+    /// A first step with a fresh id, no batch, no metadata and no webhook.
     pub fn new(action: Action, params: Value) -> Self {
         NewJob {
             id: JobId::generate(),
             batch_id: None,
             action,
             params,
-            chain: Vec::new(),
             metadata: Value::Null,
             webhook_url: None,
         }
-    }
-
-    /// Sets the extend steps to run after this one.
-    pub fn with_chain(mut self, chain: Vec<Value>) -> Self {
-        self.chain = chain;
-        self
     }
 
     /// Puts the job in a batch.
@@ -367,7 +355,6 @@ impl NewJob {
             children: Vec::new(),
             action: self.action,
             params: self.params,
-            chain: self.chain,
             state: JobState::Queued,
             waiting_reason: None,
             attempts: 0,
@@ -395,8 +382,6 @@ pub struct NextStep {
     pub action: Action,
     /// Its request, already carrying the parent's `video_id`.
     pub params: Value,
-    /// The extend steps that remain after it.
-    pub chain: Vec<Value>,
 }
 
 impl NextStep {
@@ -412,7 +397,6 @@ impl NextStep {
             children: Vec::new(),
             action: self.action,
             params: self.params,
-            chain: self.chain,
             state: JobState::Queued,
             waiting_reason: None,
             attempts: 0,
@@ -462,7 +446,6 @@ mod tests {
         let child = NextStep {
             action: Action::Extend,
             params: serde_json::json!({"video_id": 1}),
-            chain: Vec::new(),
         }
         .into_job(&root, Utc::now());
         assert_eq!(child.id, JobId::for_step(&root.id, 1));

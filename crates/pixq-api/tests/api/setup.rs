@@ -195,7 +195,6 @@ impl Api {
         let next = NextStep {
             action: pixq_core::job::Action::Extend,
             params: json!({"action": "extend", "video_id": 11, "prompt": "next"}),
-            chain: Vec::new(),
         };
         let parent = self
             .apply(Transition::succeed(id.clone(), video(11), Some(next)))

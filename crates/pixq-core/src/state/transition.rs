@@ -429,7 +429,6 @@ mod tests {
         let next = NextStep {
             action: Action::Extend,
             params: json!({}),
-            chain: vec![],
         };
         let plan = Transition::succeed(job.id.clone(), result(), Some(next))
             .plan(&job, Utc::now())

@@ -20,7 +20,6 @@ pub async fn create_then_get_round_trips(store: &impl Store) {
     let batch = BatchId::generate();
     let new = new_job()
         .in_batch(batch.clone())
-        .with_chain(vec![json!({"prompt": "next"})])
         .with_metadata(json!({"customer": 42}))
         .with_webhook("https://hooks.example/done");
     let id = new.id.clone();
@@ -31,10 +30,7 @@ pub async fn create_then_get_round_trips(store: &impl Store) {
     assert_eq!(job.state, JobState::Queued);
     assert_eq!((&job.root_id, job.step, &job.parent_id), (&id, 0, &None));
     assert_eq!(job.batch_id.as_ref(), Some(&batch));
-    assert_eq!(
-        (&job.params, &job.chain, &job.metadata),
-        (&new.params, &new.chain, &new.metadata)
-    );
+    assert_eq!((&job.params, &job.metadata), (&new.params, &new.metadata));
     assert_eq!(job.webhook_url, new.webhook_url);
     assert!(job.children.is_empty() && job.finished_at.is_none());
     assert_eq!(must_get(store, &id).await, created.job);

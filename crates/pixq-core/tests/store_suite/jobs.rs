@@ -39,7 +39,6 @@ pub fn extend_step(video_id: i64) -> NextStep {
     NextStep {
         action: Action::Extend,
         params: json!({"video_id": video_id, "prompt": "and then"}),
-        chain: vec![json!({"prompt": "the end"})],
     }
 }
 
