@@ -131,7 +131,7 @@ impl Handler {
 
     /// Whether `id` is among the first `max_in_flight` jobs of the line: the ones the next
     /// releases wake.
-    async fn at_head(&self, id: &JobId) -> Result<bool, StepError> {
+    pub(crate) async fn at_head(&self, id: &JobId) -> Result<bool, StepError> {
         let max = usize::try_from(self.config.max_in_flight).unwrap_or(usize::MAX);
         Ok(self.waits.first(self.alias(), max).await?.contains(id))
     }

@@ -91,10 +91,8 @@ impl Handler {
         job: &Job,
         until: DateTime<Utc>,
     ) -> Result<Step, StepError> {
-        let alias = self.alias();
-        self.waits.park(alias, &job.id).await?;
-        let head = usize::try_from(self.config.max_in_flight.max(1)).unwrap_or(1);
-        let due = if self.waits.first(alias, head).await?.contains(&job.id) {
+        self.waits.park(self.alias(), &job.id).await?;
+        let due = if self.at_head(&job.id).await? {
             until
         } else {
             until + self.config.pause_backoff_max

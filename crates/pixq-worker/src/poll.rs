@@ -214,10 +214,7 @@ impl Handler {
         }
         info!(state = %job.state, video_id = video.video_id.0, "a result came after the job ended; keeping it as late_result");
         let late = Transition::record_late_result(job.id.clone(), JobResult::from(video));
-        Ok(match self.store.apply(late).await? {
-            Outcome::Applied(_) => Step::Done,
-            other => Step::again(other.into_job()),
-        })
+        self.apply_then(late, |_| Step::Done).await
     }
 }
 

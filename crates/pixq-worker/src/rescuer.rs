@@ -5,7 +5,6 @@
 //! few seconds the rescuer reads the unfinished jobs untouched for `rescue_after` and rings
 //! each one that is neither scheduled nor leased.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -33,7 +32,7 @@ pub(crate) struct Rescuer {
     batch: usize,
     /// Where the next round starts among the quiet unfinished jobs: each round looks at the
     /// next `batch` of them, so a lost job behind thousands of waiting ones is still reached.
-    offset: AtomicUsize,
+    offset: usize,
 }
 
 impl Rescuer {
@@ -53,12 +52,12 @@ impl Rescuer {
             after,
             every,
             batch,
-            offset: AtomicUsize::new(0),
+            offset: 0,
         }
     }
 
     /// Rescues until `shutdown`.
-    pub(crate) async fn run(self, shutdown: CancellationToken) {
+    pub(crate) async fn run(mut self, shutdown: CancellationToken) {
         info!(service = "rescuer", after = ?self.after, "started");
         loop {
             tokio::select! {
@@ -77,10 +76,10 @@ impl Rescuer {
         info!(service = "rescuer", "stopped");
     }
 
-    async fn round(&self) -> Result<usize, StoreError> {
+    async fn round(&mut self) -> Result<usize, StoreError> {
         let now = Utc::now();
         let cutoff = now - self.after;
-        let offset = self.offset.load(Ordering::Relaxed);
+        let offset = self.offset;
         let jobs = self
             .store
             .unfinished_older_than(cutoff, offset, self.batch)
@@ -90,7 +89,7 @@ impl Rescuer {
         } else {
             offset + jobs.len()
         };
-        self.offset.store(next, Ordering::Relaxed);
+        self.offset = next;
         let rung: Vec<bool> = stream::iter(jobs)
             .map(|job| self.rescue(job))
             .buffer_unordered(CHECKS_AT_ONCE)

@@ -76,14 +76,15 @@ impl Handler {
         let sent = self.send(job, lease, probe.is_some()).await;
         let (job, answer) = match sent {
             Ok(Sent::Answered(answered)) => *answered,
-            other => {
+            not_sent => {
                 if let Some(probe) = &probe {
                     self.hand_back_probe(probe).await;
                 }
-                return other.map(|sent| match sent {
-                    Sent::NotSent(step) => step,
-                    Sent::Answered(answered) => Step::again(answered.0),
-                });
+                return match not_sent {
+                    Ok(Sent::NotSent(step)) => Ok(step),
+                    Err(e) => Err(e),
+                    Ok(Sent::Answered(_)) => unreachable!("matched above"),
+                };
             }
         };
         if let Some(probe) = &probe {
