@@ -164,6 +164,12 @@ async fn callbacks_in_mode(mode: CallbackMode) {
     assert_eq!(ledger.len(), 30);
     let ledger = assert_one_task_per_step(&jobs, &ledger);
     assert_chains_run_off_their_parents(&jobs, &ledger);
+    // Callbacks ring jobs early, yet no task is ever polled faster than once a second.
+    let stats = run.sim_stats().await;
+    assert!(
+        stats["requests"]["tasks"]["429"].is_null(),
+        "a poll came too soon: {stats}"
+    );
     for entry in ledger.values() {
         let url = entry["request"]["callback_url"]
             .as_str()

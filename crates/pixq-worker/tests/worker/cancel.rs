@@ -29,6 +29,9 @@ async fn a_task_made_for_a_job_cancelled_mid_submit_is_recorded_and_watched_to_i
         .await
         .unwrap();
     assert!(matches!(cancelled, Outcome::Applied(_)), "{cancelled:?}");
+    // The upstream counts the task from the submit on, so the slot stays taken.
+    let slots = Slots::new(b.conn.clone(), &b.prefix);
+    assert_eq!(slots.held(DEFAULT_TOKEN_ALIAS).await.unwrap(), 1);
 
     let done = wait_until("the late task and its result to be recorded", || async {
         let job = b.get(&job.id).await;
@@ -51,7 +54,6 @@ async fn a_task_made_for_a_job_cancelled_mid_submit_is_recorded_and_watched_to_i
         done.children.is_empty(),
         "a cancelled job makes no next step"
     );
-    let slots = Slots::new(b.conn.clone(), &b.prefix);
     wait_until("the slot to be given back when the task ended", || async {
         (slots.held(DEFAULT_TOKEN_ALIAS).await.unwrap() == 0).then_some(())
     })

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use pixq_core::state::JobState;
+use pixq_core::state::{JobState, Transition};
 use pixq_core::store::Store;
 use pixverse_sim::Fault;
 use serde_json::json;
@@ -94,8 +94,8 @@ async fn moderation_fails_jobs_at_once_without_retrying() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_task_that_never_ends_fails_the_job_with_poll_timeout_after_give_up_after() {
-    let sim = sim_config().with_latency("60s".parse().expect("a latency"));
+async fn a_task_slower_than_give_up_after_fails_with_poll_timeout_and_a_retry_resumes_it() {
+    let sim = sim_config().with_latency("5s".parse().expect("a latency"));
     let b = setup_with(sim, |c| {
         c.max_in_flight = 5;
         c.poll_give_up_after = std::time::Duration::from_secs(3);
@@ -112,5 +112,62 @@ async fn a_task_that_never_ends_fails_the_job_with_poll_timeout_after_give_up_af
     assert!(error.retryable, "a retry may find the task done");
     assert_eq!(chains[0].len(), 1, "no next step after a failed one");
     assert_eq!(b.ledger().await.len(), 1, "submitted once");
+
+    // A retry resumes waiting on the task it has: when the upstream finishes it (5 s after
+    // the submit), the job succeeds on that task, and nothing is submitted again.
+    let task = done.upstream.task_id.clone().expect("a task id");
+    let retried = b
+        .store
+        .apply(Transition::retry(job.id.clone()))
+        .await
+        .unwrap();
+    assert!(retried.is_applied(), "{retried:?}");
+    b.schedule.ring(&job.id, chrono::Utc::now()).await.unwrap();
+    let chains = b.wait_for_chains(std::slice::from_ref(&job.id)).await;
+    assert_eq!(
+        chains[0][0].state,
+        JobState::Succeeded,
+        "{:?}",
+        chains[0][0]
+    );
+    assert_eq!(
+        chains[0][0].upstream.task_id.as_deref(),
+        Some(task.as_str())
+    );
+    // The chain then ran its extend step: one generate and one extend in all.
+    let ledger = b.ledger().await;
+    let generates = ledger
+        .iter()
+        .filter(|e| e["request"]["action"] == "generate")
+        .count();
+    assert_eq!(generates, 1, "the retry paid nothing: {ledger:?}");
+    assert_eq!(chains[0].len(), 2, "the chain went on after the retry");
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retryable_failures_back_off_and_stop_at_max_attempts() {
+    // Every task the upstream accepts fails later (unbilled): each try counts an attempt
+    // and the job is submitted again after a backoff, until `max_attempts`.
+    let sim = sim_config().with_fault(Fault::GenerationFailed, 1.0);
+    let b = setup_with(sim, |c| c.max_attempts = 3).await;
+    let job = b.create(json!({"prompt": "a lighthouse in a storm"})).await;
+    let chains = b.wait_for_chains(std::slice::from_ref(&job.id)).await;
+    let done = &chains[0][0];
+    assert_eq!(done.state, JobState::Failed, "{done:?}");
+    let error = done.error.as_ref().expect("an error");
+    assert_eq!(error.code, "max_attempts", "{error:?}");
+    // `attempts` counts the tries that were retried; the last one ended the job.
+    assert_eq!(done.attempts, 2, "{done:?}");
+    let stats = b.stats().await;
+    let submits: u64 = stats["requests"]["videos"]
+        .as_object()
+        .map(|by_status| by_status.values().filter_map(|n| n.as_u64()).sum())
+        .unwrap_or_default();
+    assert_eq!(
+        submits, 3,
+        "one submit per attempt, no hidden retries: {stats}"
+    );
+    assert_eq!(b.ledger().await.len(), 3);
     b.finish().await;
 }
