@@ -3,10 +3,11 @@
 use std::fmt;
 
 use pixq_core::job::JobId;
+use pixq_core::settings::{DEFAULT_API_MAX_BODY, Settings};
 use url::Url;
 
-/// The default largest body `POST /v1/jobs` accepts: 256 KiB, as `api.max_body`.
-pub const DEFAULT_MAX_BODY: usize = 256 * 1024;
+/// The default largest body `POST /v1/jobs` accepts: `api.max_body`'s default.
+pub const DEFAULT_MAX_BODY: usize = DEFAULT_API_MAX_BODY.as_u64() as usize;
 
 /// The API's own configuration, taken from the validated settings by the binary.
 ///
@@ -24,6 +25,20 @@ pub struct ApiConfig {
 }
 
 impl ApiConfig {
+    /// The API's part of validated [`Settings`].
+    pub fn from_settings(settings: &Settings) -> Self {
+        ApiConfig {
+            tokens: settings
+                .api
+                .tokens
+                .iter()
+                .map(|t| t.expose().to_owned())
+                .collect(),
+            max_body: usize::try_from(settings.api.max_body.as_u64()).unwrap_or(usize::MAX),
+            public_url: settings.api.public_url.clone(),
+        }
+    }
+
     /// The callback URL for `job` with `secret`, under [`ApiConfig::public_url`]; `None`
     /// without a public URL. It names the route `POST /v1/upstream/callback/{job_id}/{secret}`
     /// that this crate serves, so the two cannot drift apart.

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use clap::builder::PossibleValuesParser;
+use pixq_core::state::JobState;
 use serde_json::Value;
 
 use super::api::JobFilter;
@@ -16,21 +17,11 @@ use super::{ApiArgs, ApiClient, ApiError, Outcome, plain};
 /// The most jobs the API sends in one page (its `limit` is at most 500).
 pub const MAX_PAGE: u32 = 500;
 
-/// The job states `--state` accepts, checked here so a typo is a usage error that lists them.
-pub const STATES: [&str; 6] = [
-    "queued",
-    "submitting",
-    "generating",
-    "succeeded",
-    "failed",
-    "cancelled",
-];
-
 /// The flags of `pixq jobs`.
 #[derive(Debug, clap::Args)]
 pub struct JobsArgs {
     /// Only jobs in this state.
-    #[arg(long, value_name = "STATE", value_parser = PossibleValuesParser::new(STATES))]
+    #[arg(long, value_name = "STATE", value_parser = PossibleValuesParser::new(JobState::ALL.map(JobState::as_str)))]
     pub state: Option<String>,
 
     /// Only jobs of this batch.

@@ -23,16 +23,7 @@ pub async fn run(config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let prefix = &settings.redis.prefix;
     let store = RedisStore::new(conn.clone(), prefix, settings.retention.finished);
     let schedule = Schedule::new(conn.clone(), prefix);
-    let api = ApiConfig {
-        tokens: settings
-            .api
-            .tokens
-            .iter()
-            .map(|t| t.expose().to_owned())
-            .collect(),
-        max_body: usize::try_from(settings.api.max_body.as_u64()).unwrap_or(usize::MAX),
-        public_url: settings.api.public_url.clone(),
-    };
+    let api = ApiConfig::from_settings(&settings);
     let limits = UpstreamLimits::new(conn.clone(), prefix);
     let state = AppState::new(
         store,
