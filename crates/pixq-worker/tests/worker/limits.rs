@@ -90,6 +90,18 @@ async fn three_workers_share_a_cap_of_five_and_the_upstream_never_says_429() {
 async fn a_burst_of_429s_on_submit_and_polls_is_waited_out_without_burning_attempts() {
     let b = setup_with(sim_config().with_fault(Fault::RateLimit, 0.5), |_| {}).await;
     let ids = create_jobs(&b, 10, "rain on a tin roof").await;
+    wait_until("a job waiting out a 429 as rate_limited", || async {
+        for id in &ids {
+            let job = b.get(id).await;
+            if job.state == JobState::Queued
+                && job.waiting_reason == Some(WaitingReason::RateLimited)
+            {
+                return Some(());
+            }
+        }
+        None
+    })
+    .await;
     wait_until("429s on submits and on polls", || async {
         let stats = b.stats().await;
         let hit = answered(&stats, "videos", "429") > 0 && answered(&stats, "tasks", "429") > 0;
