@@ -169,7 +169,8 @@ impl Handler {
             Outcome::Applied(done) => {
                 info!(video_id = video.video_id.0, "succeeded");
                 telemetry::finished(&done);
-                self.ended(&done.id).await;
+                // Its slot went back when the poll saw the task end.
+                self.leave_line(&done.id).await;
                 Ok(child.map_or(Step::Done, Step::Chain))
             }
             other => {
