@@ -202,8 +202,12 @@ impl From<StoreError> for ApiError {
                 "cursor",
                 "this cursor was not issued by pixq: list again without it",
             ),
-            StoreError::Redis(e) => {
-                pixq_core::outage::failed("api", &e);
+            e @ StoreError::Unavailable { .. } => {
+                if e.is_unreachable() {
+                    pixq_core::outage::failed("api", &e);
+                } else {
+                    tracing::warn!(error = %e, "the store refused a request");
+                }
                 ApiError::store_unavailable()
             }
             StoreError::Contended(id) => {

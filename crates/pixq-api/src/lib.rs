@@ -1,36 +1,31 @@
 //! pixq's HTTP API: jobs in, job objects out, the upstream's callbacks, health and metrics.
 //!
 //! The API validates a job at the door ([`pixq_core::spec::JobSpec`]), writes it to the store
-//! (the truth about every job) and rings the schedule (the workers' doorbell). It never talks
-//! to the upstream: workers do. Its main types:
+//! (the truth about every job) and rings the store's schedule (the workers' doorbell). It
+//! never talks to the upstream: workers do. It works on any store behind the seam
+//! ([`pixq_core::store::Store`]): Redis for `pixq api`, SQLite or Redis in `pixq run`. Its
+//! main types:
 //!
 //! - [`ApiConfig`]: tokens, body limit, public URL.
-//! - [`AppState`]: the store, the schedule, a Redis connection, the config and the metrics
-//!   handle, shared by every request.
+//! - [`AppState`]: the store, the config and the metrics handle, shared by every request.
 //! - [`router`] builds the axum router; [`serve`] runs it on a listener until shutdown.
 //! - [`ApiError`]: the one error shape, `{"error":{"code","message","field"?}}`.
 //! - [`JobView`]: the job object, without the record's internals.
 //!
 //! Every request has a 10 s deadline, after which it is answered 503 `store_unavailable`:
-//! every route waits on Redis only, and a connection manager that keeps reconnecting to a
-//! Redis that is gone must not hold clients for as long as its retries last.
+//! every route waits on the store only, and a connection that keeps reconnecting to a Redis
+//! that is gone must not hold clients for as long as its retries last.
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use pixq_api::{ApiConfig, AppState, UpstreamLimits, prometheus_handle, serve};
-//! use pixq_core::{queue::Schedule, redis::RedisStore};
+//! use pixq_api::{ApiConfig, AppState, serve};
+//! use pixq_core::store::{Home, open};
 //! use tokio_util::sync::CancellationToken;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let conn = redis::Client::open("redis://127.0.0.1:6379")?
-//!     .get_connection_manager()
-//!     .await?;
-//! let store = RedisStore::new(conn.clone(), "pixq", Duration::from_secs(7 * 24 * 3600));
-//! let schedule = Schedule::new(conn.clone(), "pixq");
-//! let limits = UpstreamLimits::new(conn.clone(), "pixq");
-//! let state = AppState::new(
-//!     store, schedule, conn, ApiConfig::default(), prometheus_handle(), limits,
-//! );
+//! let home = Home::Redis { url: "redis://127.0.0.1:6379".into(), prefix: "pixq".into() };
+//! let store = open(&home, Duration::from_secs(7 * 24 * 3600)).await?;
+//! let state = AppState::new(store, ApiConfig::default(), pixq_core::metrics::prometheus_handle());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! serve(listener, state, CancellationToken::new()).await?;
 //! # Ok(())
@@ -44,7 +39,6 @@ mod auth;
 mod config;
 mod error;
 mod extract;
-mod recorder;
 mod routes;
 mod state;
 mod view;
@@ -54,8 +48,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{ApiConfig, DEFAULT_MAX_BODY};
 pub use error::ApiError;
-pub use recorder::{IN_FLIGHT, JOBS_ENQUEUED, QUEUE_DEPTH, UPSTREAM_PAUSED, prometheus_handle};
-pub use state::{AppState, UpstreamLimits};
+pub use state::AppState;
 pub use view::{JobView, UpstreamView};
 
 /// Every route of the API with its middleware (auth on `/v1`, body limit, JSON errors for

@@ -4,12 +4,14 @@
 //! - [`chain`]: how a stored job becomes an upstream request, and a finished step the next.
 //! - [`job`] and [`state`]: the job record and its state machine; every transition is a named
 //!   constructor that carries the state it expects.
-//! - [`outage`]: one log line per Redis outage, not one per failed call.
-//! - [`queue`]: when a worker should look at a job and who is looking: schedule, leases,
-//!   the queue payload.
+//! - [`outage`]: one log line per outage of the store, not one per failed call.
+//! - [`queue`]: when a worker should look at a job and who is looking: the schedule and its
+//!   leases.
 //! - [`limits`]: the upstream's limits shared by all workers: slots in flight per token,
-//!   paused tokens, and the line of jobs waiting for a slot.
-//! - [`store`]: the `Store` trait, the truth about every job; [`redis`] implements it.
+//!   paused tokens, the line of jobs waiting for a slot, one poll a second per task.
+//! - [`store`]: the seam, the `Store` trait over all of the above; [`redis`] and [`sqlite`]
+//!   implement it, and [`store::open`] picks one from the settings.
+//! - [`metrics`]: the names and help of every metric, and the process's one recorder.
 //! - [`settings`]: the configuration: raw from the layers, then validated `Settings` whose
 //!   errors name the key.
 
@@ -19,10 +21,12 @@
 pub mod chain;
 pub mod job;
 pub mod limits;
+pub mod metrics;
 pub mod outage;
 pub mod queue;
 pub mod redis;
 pub mod settings;
 pub mod spec;
+pub mod sqlite;
 pub mod state;
 pub mod store;

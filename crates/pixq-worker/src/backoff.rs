@@ -1,5 +1,4 @@
-//! How long to wait: exponential backoff with jitter for failed tries, jitter for loops, and
-//! the restart delay of an apalis worker.
+//! How long to wait: exponential backoff with jitter for failed tries, and jitter for loops.
 
 use std::time::Duration;
 
@@ -20,16 +19,6 @@ pub(crate) fn backoff(attempts: u32, base: Duration, max: Duration) -> Duration 
 pub(crate) fn jittered(every: Duration) -> Duration {
     let fifth = every / 5;
     every - fifth + jitter_up_to(fifth * 2)
-}
-
-/// The delay before the `restarts`th restart of an apalis worker: none for the first start,
-/// then 0.5 s doubling to 5 s, so a Redis that is down is not hammered.
-pub(crate) fn restart_delay(restarts: usize) -> Duration {
-    if restarts == 0 {
-        return Duration::ZERO;
-    }
-    let exp = u32::try_from(restarts - 1).unwrap_or(u32::MAX).min(4);
-    Duration::from_millis(500 * 2u64.pow(exp)).min(Duration::from_secs(5))
 }
 
 fn jitter_up_to(limit: Duration) -> Duration {
@@ -54,14 +43,6 @@ mod tests {
             assert!(d >= full / 2 && d <= full, "{attempts}: {d:?}");
         }
         assert!(backoff(u32::MAX, base, max) <= max);
-    }
-
-    #[test]
-    fn restarts_wait_longer_up_to_a_cap() {
-        assert_eq!(restart_delay(0), Duration::ZERO);
-        assert_eq!(restart_delay(1), Duration::from_millis(500));
-        assert_eq!(restart_delay(2), Duration::from_secs(1));
-        assert_eq!(restart_delay(100), Duration::from_secs(5));
     }
 
     #[test]

@@ -61,8 +61,8 @@ impl Handler {
     pub(crate) async fn take_slot(&self, job: &Job, out_of_turn: bool) -> Result<Slot, StepError> {
         let (alias, ttl) = (self.alias(), self.config.slot_ttl());
         // A job that holds a slot already (a step retried after a store error) keeps it.
-        if self.slots.renew(alias, &job.id, ttl).await? {
-            self.waits.remove(alias, &job.id).await?;
+        if self.store.slots().renew(alias, &job.id, ttl).await? {
+            self.store.wait_line().remove(alias, &job.id).await?;
             return Ok(Slot::Taken);
         }
         if !out_of_turn && !self.in_turn(&job.id).await?.0 {
@@ -94,17 +94,23 @@ impl Handler {
         let free = self
             .config
             .max_in_flight
-            .saturating_sub(self.slots.held(alias).await?);
+            .saturating_sub(self.store.slots().held(alias).await?);
         let turn = usize::try_from(free).unwrap_or(usize::MAX).max(1);
-        let ahead = self.waits.first(alias, turn).await?;
+        let ahead = self.store.wait_line().first(alias, turn).await?;
         Ok((ahead.len() < turn || ahead.contains(id), free))
     }
 
     /// Parks `id` in the line (keeping an earlier place) until its fallback time.
     async fn park(&self, id: &JobId) -> Result<Slot, StepError> {
         let alias = self.alias();
-        self.waits.park(alias, id).await?;
-        let earliest = self.slots.holders(alias).await?.first().map(|(_, at)| *at);
+        self.store.wait_line().park(alias, id).await?;
+        let earliest = self
+            .store
+            .slots()
+            .holders(alias)
+            .await?
+            .first()
+            .map(|(_, at)| *at);
         Ok(Slot::Wait(self.fallback(id, earliest).await?))
     }
 
@@ -115,11 +121,11 @@ impl Handler {
             self.config.max_in_flight,
             self.config.slot_ttl(),
         );
-        let acquired = self.slots.acquire(alias, id, max, ttl).await?;
+        let acquired = self.store.slots().acquire(alias, id, max, ttl).await?;
         match acquired {
             Acquire::Acquired { held, .. } => {
                 telemetry::in_flight(alias, held);
-                self.waits.remove(alias, id).await?;
+                self.store.wait_line().remove(alias, id).await?;
                 Ok(Some(Slot::Taken))
             }
             Acquire::Full { held, .. } => {
@@ -133,7 +139,12 @@ impl Handler {
     /// releases wake.
     pub(crate) async fn at_head(&self, id: &JobId) -> Result<bool, StepError> {
         let max = usize::try_from(self.config.max_in_flight).unwrap_or(usize::MAX);
-        Ok(self.waits.first(self.alias(), max).await?.contains(id))
+        Ok(self
+            .store
+            .wait_line()
+            .first(self.alias(), max)
+            .await?
+            .contains(id))
     }
 
     /// When a parked job looks again if no release wakes it: at the earliest lease expiry
@@ -160,10 +171,10 @@ impl Handler {
     /// need be: the task counts upstream whatever pixq counts, and new submits must see it.
     pub(crate) async fn hold_slot(&self, id: &JobId) -> Result<(), StepError> {
         let (alias, ttl) = (self.alias(), self.config.slot_ttl());
-        if self.slots.renew(alias, id, ttl).await? {
+        if self.store.slots().renew(alias, id, ttl).await? {
             return Ok(());
         }
-        let taken = self.slots.acquire(alias, id, u32::MAX, ttl).await?;
+        let taken = self.store.slots().acquire(alias, id, u32::MAX, ttl).await?;
         if let Acquire::Acquired { held, .. } = taken {
             telemetry::in_flight(alias, held);
             debug!(
@@ -178,7 +189,7 @@ impl Handler {
     /// its slot back and wakes the line. A failure is logged: the lease then runs out on its
     /// own and the parked jobs' fallback times wake them.
     pub(crate) async fn free_slot(&self, id: &JobId) {
-        match self.slots.release(self.alias(), id).await {
+        match self.store.slots().release(self.alias(), id).await {
             Ok(true) => self.wake_line().await,
             Ok(false) => {}
             Err(e) => {
@@ -205,7 +216,7 @@ impl Handler {
     /// Takes `id` out of the line (a job that no longer waits for a slot: cancelled, failed,
     /// gone); wakes the line if it was in it, since a wake may have gone to it.
     pub(crate) async fn leave_line(&self, id: &JobId) {
-        match self.waits.remove(self.alias(), id).await {
+        match self.store.wait_line().remove(self.alias(), id).await {
             Ok(true) => self.wake_line().await,
             Ok(false) => {}
             Err(e) => warn!(error = %e, "could not take the job out of the wait line"),
@@ -222,22 +233,22 @@ impl Handler {
 
     async fn try_wake_line(&self) -> Result<(), StoreError> {
         let alias = self.alias();
-        let held = self.slots.held(alias).await?;
+        let held = self.store.slots().held(alias).await?;
         telemetry::in_flight(alias, held);
         let mut free =
             usize::try_from(self.config.max_in_flight.saturating_sub(held)).unwrap_or(usize::MAX);
         if free == 0 {
             return Ok(());
         }
-        if let Some(pause) = self.pauses.status(alias).await? {
+        if let Some(pause) = self.store.pauses().status(alias).await? {
             if !pause.probe_due(Utc::now()) {
                 return Ok(());
             }
             free = 1;
         }
-        let first = self.waits.first(alias, free).await?;
+        let first = self.store.wait_line().first(alias, free).await?;
         if !first.is_empty() {
-            self.schedule.ring_many(&first, Utc::now()).await?;
+            self.store.schedule().ring_many(&first, Utc::now()).await?;
             debug!(
                 count = first.len(),
                 "woke the first jobs waiting for a slot"

@@ -9,16 +9,16 @@ use std::time::Duration;
 
 use pixq_core::settings::{
     DEFAULT_POLL_FIRST_AFTER, DEFAULT_POLL_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL,
-    DEFAULT_REDIS_PREFIX, DEFAULT_RETENTION_FINISHED, DEFAULT_RETRY_MAX_ATTEMPTS,
-    DEFAULT_UPSTREAM_MAX_IN_FLIGHT, DEFAULT_WORKER_CONCURRENCY, MIN_POLL_INTERVAL, Settings,
+    DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_UPSTREAM_MAX_IN_FLIGHT, DEFAULT_WORKER_CONCURRENCY,
+    MIN_POLL_INTERVAL, Settings,
 };
 use url::Url;
 
 use crate::error::WorkerError;
 
 /// A job's lease lives this long without renewal (it is renewed every third of it): long
-/// enough to ride out a slow Redis reply, short enough that a dead worker's job is picked up
-/// again as soon as apalis hands its doorbell on (about 6–8 s after a SIGKILL).
+/// enough to ride out a slow store reply, short enough that a dead worker's job is taken
+/// again soon (about 6 s after a SIGKILL).
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(6);
 
 /// An unfinished job untouched this long, neither scheduled nor leased, is rung again.
@@ -41,14 +41,11 @@ pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
 /// request may still have been on its way: the client's whole-call deadline.
 pub const DEFAULT_LOOKUP_GRACE: Duration = pixverse::DEFAULT_REQUEST_TIMEOUT;
 
-/// How often the pump moves due jobs into the apalis queue when there was nothing to move.
-pub const DEFAULT_PUMP_EVERY: Duration = Duration::from_millis(100);
-
-/// How often an idle apalis worker asks Redis for work (APALIS-NOTES 1: never rely on its
-/// heartbeat for that).
+/// How often an idle worker looks for due jobs in the schedule; a ring for now in the same
+/// process wakes it sooner.
 pub const DEFAULT_FETCH_EVERY: Duration = Duration::from_millis(100);
 
-/// How often the janitor deletes finished apalis tasks.
+/// How often the janitor sweeps expired finished jobs out of the store.
 pub const DEFAULT_JANITOR_EVERY: Duration = Duration::from_secs(10);
 
 /// A handler that takes longer is abandoned and its job rung again; above the client's
@@ -81,8 +78,6 @@ const MIN_LEASE_TTL: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct WorkerConfig {
-    /// Every key starts with `{prefix}:`; the apalis queue is `{prefix}:doorbell`.
-    pub prefix: String,
     /// Handlers running at once in this process (`worker.concurrency`).
     pub concurrency: usize,
     /// The first poll after a submit (`poll.first_after`).
@@ -114,16 +109,12 @@ pub struct WorkerConfig {
     /// How long after a submit began a lookup that finds nothing keeps waiting instead of
     /// letting the job submit again.
     pub lookup_grace: Duration,
-    /// How often the pump looks for due jobs when it found none.
-    pub pump_every: Duration,
-    /// How often an idle apalis worker fetches.
+    /// How often an idle worker looks for due jobs.
     pub fetch_every: Duration,
-    /// How often the janitor cleans finished apalis tasks.
+    /// How often the janitor sweeps expired finished jobs.
     pub janitor_every: Duration,
     /// A handler that takes longer is abandoned and its job rung again.
     pub handler_timeout: Duration,
-    /// How long finished jobs are kept (`retention.finished`).
-    pub retention: Duration,
     /// Generations in flight per upstream token, across all workers
     /// (`upstream.max_in_flight`).
     pub max_in_flight: u32,
@@ -142,7 +133,6 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
-            prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             concurrency: DEFAULT_WORKER_CONCURRENCY,
             poll_first_after: DEFAULT_POLL_FIRST_AFTER,
             poll_interval: DEFAULT_POLL_INTERVAL,
@@ -157,11 +147,9 @@ impl Default for WorkerConfig {
             backoff_base: DEFAULT_BACKOFF_BASE,
             backoff_max: DEFAULT_BACKOFF_MAX,
             lookup_grace: DEFAULT_LOOKUP_GRACE,
-            pump_every: DEFAULT_PUMP_EVERY,
             fetch_every: DEFAULT_FETCH_EVERY,
             janitor_every: DEFAULT_JANITOR_EVERY,
             handler_timeout: DEFAULT_HANDLER_TIMEOUT,
-            retention: DEFAULT_RETENTION_FINISHED,
             max_in_flight: DEFAULT_UPSTREAM_MAX_IN_FLIGHT,
             token_alias: DEFAULT_TOKEN_ALIAS.to_owned(),
             pause_backoff: DEFAULT_PAUSE_BACKOFF,
@@ -172,12 +160,9 @@ impl Default for WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// The defaults, with keys under `{prefix}:`.
-    pub fn new(prefix: impl Into<String>) -> Self {
-        WorkerConfig {
-            prefix: prefix.into(),
-            ..Self::default()
-        }
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// The worker's part of validated [`Settings`]; the lookup grace follows the upstream
@@ -190,7 +175,6 @@ impl WorkerConfig {
             .as_ref()
             .map_or_else(|| DEFAULT_TOKEN_ALIAS.to_owned(), |token| token.alias());
         WorkerConfig {
-            prefix: settings.redis.prefix.clone(),
             concurrency: settings.worker.concurrency,
             poll_first_after: settings.poll.first_after,
             poll_interval: settings.poll.interval,
@@ -198,17 +182,11 @@ impl WorkerConfig {
             max_attempts: settings.retry.max_attempts,
             public_url: settings.api.public_url.clone(),
             lookup_grace: settings.upstream.timeout,
-            retention: settings.retention.finished,
             max_in_flight: settings.upstream.max_in_flight,
             token_alias,
             metrics_listen: settings.worker.metrics_listen,
             ..Self::default()
         }
-    }
-
-    /// The apalis queue of doorbells: `{prefix}:doorbell`.
-    pub fn doorbell_queue(&self) -> String {
-        crate::queue::doorbell_queue(&self.prefix)
     }
 
     /// How long a slot's lease lives without renewal: three poll intervals past the first
@@ -228,14 +206,6 @@ impl WorkerConfig {
         self.lookup_grace.max(Duration::from_secs(1))
     }
 
-    /// How many doorbells may wait in apalis at once: twice the concurrency, at least 100 and
-    /// at most 2000. Far below the ~8000 due tasks that wedge apalis-redis (APALIS-NOTES 5),
-    /// even with a few pumps overshooting at once.
-    pub fn backlog_bound(&self) -> u64 {
-        let twice = u64::try_from(self.concurrency.saturating_mul(2)).unwrap_or(u64::MAX);
-        twice.clamp(100, 2000)
-    }
-
     /// Checks the values that would make a worker misbehave.
     ///
     /// # Errors
@@ -248,9 +218,6 @@ impl WorkerConfig {
                 reason: why.to_owned(),
             })
         };
-        if self.prefix.is_empty() || self.prefix.chars().any(char::is_whitespace) {
-            return bad("prefix", "must be non-empty and without spaces");
-        }
         if self.concurrency == 0 {
             return bad("concurrency", "must be at least 1");
         }
@@ -271,7 +238,6 @@ impl WorkerConfig {
         }
         for (field, value) in [
             ("rescue_every", self.rescue_every),
-            ("pump_every", self.pump_every),
             ("fetch_every", self.fetch_every),
             ("janitor_every", self.janitor_every),
             ("handler_timeout", self.handler_timeout),
@@ -309,13 +275,11 @@ mod tests {
 
     #[test]
     fn defaults_are_the_interface_ones_and_valid() {
-        let c = WorkerConfig::new("p");
+        let c = WorkerConfig::new();
         assert_eq!(c.poll_first_after, Duration::from_secs(60));
         assert_eq!(c.poll_interval, Duration::from_secs(10));
         assert_eq!(c.poll_give_up_after, Duration::from_secs(900));
         assert_eq!((c.max_attempts, c.concurrency), (10, 64));
-        assert_eq!(c.doorbell_queue(), "p:doorbell");
-        assert_eq!(c.backlog_bound(), 128);
         assert_eq!((c.max_in_flight, c.token_alias.as_str()), (5, "default"));
         assert_eq!(c.metrics_listen, None);
         assert_eq!(c.slot_ttl(), Duration::from_secs(90));
@@ -324,7 +288,7 @@ mod tests {
 
     #[test]
     fn the_slot_ttl_outlives_the_first_poll_and_three_intervals() {
-        let mut c = WorkerConfig::new("p");
+        let mut c = WorkerConfig::new();
         c.poll_interval = Duration::from_secs(30);
         assert_eq!(c.slot_ttl(), Duration::from_secs(150));
         c.poll_first_after = Duration::from_millis(200);
@@ -349,18 +313,9 @@ mod tests {
 
     #[test]
     fn a_poll_interval_under_a_second_is_refused_by_name() {
-        let mut c = WorkerConfig::new("p");
+        let mut c = WorkerConfig::new();
         c.poll_interval = Duration::from_millis(500);
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("poll_interval"), "{err}");
-    }
-
-    #[test]
-    fn the_backlog_bound_stays_far_below_the_wedge() {
-        let mut c = WorkerConfig::new("p");
-        c.concurrency = 1;
-        assert_eq!(c.backlog_bound(), 100);
-        c.concurrency = 100_000;
-        assert_eq!(c.backlog_bound(), 2000);
     }
 }

@@ -2,8 +2,8 @@
 
 use pixq_core::store::StoreError;
 
-/// Why [`crate::run`] (or [`crate::connect`]) failed. Once running, a worker does not stop on
-/// Redis or upstream errors: it logs them, backs off and carries on.
+/// Why [`crate::run`] failed. Once running, a worker does not stop on store or upstream
+/// errors: it logs them, backs off and carries on.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WorkerError {
@@ -15,9 +15,6 @@ pub enum WorkerError {
         /// What is wrong with it.
         reason: String,
     },
-    /// Redis could not be reached or refused a command.
-    #[error("redis: {0} (check that Redis is up and redis.url points at it)")]
-    Redis(#[from] redis::RedisError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -39,18 +36,4 @@ pub(crate) enum StepError {
     /// The store (or the schedule, the leases) failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// Why one round of a background loop (the pump) failed; the loop logs it and goes on.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum LoopError {
-    /// The schedule failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Reading the apalis backlog failed.
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
-    /// Pushing doorbells into apalis failed.
-    #[error("pushing doorbells into apalis failed: {0}")]
-    Push(String),
 }

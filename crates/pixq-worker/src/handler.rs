@@ -1,174 +1,161 @@
-//! [`Handler`]: what a worker does when a doorbell rings.
+//! [`Handler`]: what a worker does with a job it was handed, leased.
 //!
-//! 1. Decode the payload in pixq's own code; one that is not a [`Doorbell`] goes to the
-//!    [`DeadLetters`] and the handler returns `Ok`, so the apalis worker goes on.
-//! 2. Take the job's lease before anything else. If another run holds it, ring the job for
-//!    when that lease ends and return: a doorbell rung twice costs one Redis call.
+//! 1. Check that the schedule entry names a job pixq could have written; one that does not
+//!    goes to the dead letters and leaves the schedule.
+//! 2. Hold the lease (renewed in the background) while the job is handled: the backend took
+//!    it with the job ([`crate::doorbell`]), so no other worker handles the job meanwhile.
 //! 3. Read the job and decide by its state ([`Handler::decide`]): submit it
 //!    ([`crate::submit`], behind the token's pause and slots: [`crate::pause`],
 //!    [`crate::capacity`]), find the task of an unanswered submit ([`crate::lookup`]), or poll
 //!    its task ([`crate::poll`]). Each returns a [`Step`].
-//! 4. Ring what the step says (this job later, or the chain's next step now), then release
-//!    the lease. Every exit path either reaches a terminal state or rings the schedule.
+//! 4. Settle the lease with the next look the step asks for (and ring the chain's next step).
+//!    Every exit path either reaches a terminal state or books a look; a settle that fails
+//!    leaves the lease to run out, after which the job is taken again.
 //!
-//! The handler answers apalis `Ok` for everything pixq handles itself: pixq does its own
-//! retries and backoff through the schedule and never uses apalis-redis's hidden 25 retries
-//! (APALIS-NOTES 6). Only when even ringing fails does it answer an [`AbortError`], which
-//! apalis does not retry; the rescuer rings the job again later.
+//! The handler always answers apalis `Ok`: retries and backoff are pixq's, kept in the
+//! schedule, and apalis never retries anything.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::{AbortError, BoxDynError, Data, WorkerContext};
+use apalis::prelude::{BoxDynError, Data};
 use chrono::{DateTime, Utc};
 use pixq_core::job::{Job, JobId};
-use pixq_core::limits::{Pauses, Slots, WaitLine};
 use pixq_core::outage;
-use pixq_core::queue::{DeadLetters, Doorbell, Leases, PayloadError, Schedule};
-use pixq_core::redis::RedisStore;
+use pixq_core::queue::{Lease, PayloadError, check_job_id};
 use pixq_core::state::JobState;
-use pixq_core::store::Store;
+use pixq_core::store::SharedStore;
 use pixverse::Client;
-use redis::aio::ConnectionManager;
-use serde_json::Value;
+use serde_json::json;
 use tracing::{Instrument, Span, debug, error, field, info_span, warn};
 
 use crate::config::WorkerConfig;
+use crate::doorbell::InFlight;
 use crate::error::StepError;
 use crate::lease_guard::LeaseGuard;
-use crate::names;
-use crate::poll_gate::PollGate;
 use crate::step::Step;
 
 /// After a store failure or a handler that ran too long, the job is looked at again after
 /// this.
 const LOOK_AGAIN_AFTER_ERROR: Duration = Duration::from_secs(3);
 
+/// How often ringing a chain's next step is tried (100 ms doubling: about 6 s in all).
+const RING_TRIES: u32 = 6;
+
 /// A job whose record keeps changing under the handler is decided again at most this often
 /// in one run; then it is rung for a moment later.
 const MAX_DECISIONS: usize = 4;
 
-/// A doorbell for a job leased by another run is rung for a little after that lease ends.
-const AFTER_LEASE: Duration = Duration::from_millis(50);
-
 /// Everything a handler run needs. One per process, shared by every run.
 #[derive(Debug)]
 pub(crate) struct Handler {
-    pub(crate) store: RedisStore,
-    pub(crate) schedule: Schedule,
-    pub(crate) leases: Leases,
-    pub(crate) dead_letters: DeadLetters,
-    pub(crate) gate: PollGate,
-    pub(crate) slots: Slots,
-    pub(crate) waits: WaitLine,
-    pub(crate) pauses: Pauses,
+    pub(crate) store: SharedStore,
     pub(crate) client: Client,
     pub(crate) config: Arc<WorkerConfig>,
+    pub(crate) in_flight: InFlight,
 }
 
-/// The apalis handler: one doorbell.
+/// The apalis handler: one leased job.
 ///
 /// # Errors
 ///
-/// An [`AbortError`] only when the job could not be rung again (Redis is down); apalis then
-/// moves the task to its dead set instead of retrying it, and the rescuer rings the job later.
+/// Never: pixq handles every failure itself (it settles the lease with the next look, or
+/// leaves the lease to run out, after which the job is taken again).
 pub(crate) async fn on_doorbell(
-    payload: Value,
+    lease: Lease,
     handler: Data<Arc<Handler>>,
-    worker: WorkerContext,
 ) -> Result<(), BoxDynError> {
-    handler.doorbell(payload, worker.name()).await
+    let _counted = handler.in_flight.start();
+    handler.doorbell(lease).await;
+    Ok(())
 }
 
 impl Handler {
-    /// The handler for keys under the configured prefix, sharing `conn`.
-    pub(crate) fn new(conn: ConnectionManager, client: Client, config: Arc<WorkerConfig>) -> Self {
-        let prefix = config.prefix.as_str();
+    /// The handler of one worker process.
+    pub(crate) fn new(
+        store: SharedStore,
+        client: Client,
+        config: Arc<WorkerConfig>,
+        in_flight: InFlight,
+    ) -> Self {
         Handler {
-            store: RedisStore::new(conn.clone(), prefix, config.retention),
-            schedule: Schedule::new(conn.clone(), prefix),
-            leases: Leases::new(conn.clone(), prefix),
-            dead_letters: DeadLetters::new(conn.clone(), prefix),
-            gate: PollGate::new(conn.clone(), prefix),
-            slots: Slots::new(conn.clone(), prefix),
-            waits: WaitLine::new(conn.clone(), prefix),
-            pauses: Pauses::new(conn, prefix),
+            store,
             client,
             config,
+            in_flight,
         }
     }
 
-    async fn doorbell(&self, payload: Value, worker: &str) -> Result<(), BoxDynError> {
-        let bell = match Doorbell::from_value(&payload) {
-            Ok(bell) => bell,
-            Err(e) => return self.set_aside(payload, &e).await,
-        };
-        let span = info_span!("job", job_id = %bell.job_id, task_id = field::Empty);
-        self.look(&bell.job_id, worker).instrument(span).await
+    async fn doorbell(&self, lease: Lease) {
+        if let Err(e) = check_job_id(&lease.job) {
+            return self.set_aside(lease, &e).await;
+        }
+        let span = info_span!("job", job_id = %lease.job, task_id = field::Empty);
+        self.look(lease).instrument(span).await;
     }
 
-    async fn set_aside(&self, payload: Value, err: &PayloadError) -> Result<(), BoxDynError> {
-        warn!(error = %err, %payload, "a queue payload is not a doorbell; set aside in the dead letters");
-        self.dead_letters
+    /// A schedule entry that names no job pixq could have written: kept in the dead letters
+    /// and taken out of the schedule.
+    async fn set_aside(&self, lease: Lease, err: &PayloadError) {
+        warn!(error = %err, "a schedule entry is not a job id; set aside in the dead letters");
+        let payload = json!({"job_id": lease.job.as_str()});
+        if let Err(e) = self
+            .store
+            .dead_letters()
             .put(payload, &err.to_string())
             .await
-            .map_err(|e| {
-                error!(error = %e, "could not keep a bad payload in the dead letters");
-                AbortError::new(e).into()
-            })
+        {
+            error!(error = %e, "could not keep a bad schedule entry in the dead letters");
+        }
+        self.settle(&lease, None).await;
     }
 
-    /// Takes the lease, decides, rings, releases.
-    async fn look(&self, id: &JobId, worker: &str) -> Result<(), BoxDynError> {
+    /// Holds the lease, decides, books the next look, settles.
+    async fn look(&self, lease: Lease) {
         let ttl = self.config.lease_ttl;
-        let lease = match self.leases.acquire(id, &names::holder(worker), ttl).await {
-            Ok(Some(lease)) => lease,
-            Ok(None) => return self.busy(id).await,
-            Err(e) => {
-                outage::failed("handler", &e);
-                return self.ring(id, Utc::now() + LOOK_AGAIN_AFTER_ERROR).await;
-            }
-        };
-        let guard = LeaseGuard::hold(self.leases.clone(), lease, ttl);
-        let decided = tokio::time::timeout(self.config.handler_timeout, self.process(id, &guard));
-        let rung = match decided.await {
-            Ok(Ok(step)) => self.follow(id, step).await,
-            Ok(Err(e)) if outage::is_down() => {
-                debug!(error = %e, "the store failed while Redis is unreachable; looking again shortly");
-                self.ring(id, Utc::now() + LOOK_AGAIN_AFTER_ERROR).await
+        let guard = LeaseGuard::hold(self.store.clone(), lease.clone(), ttl);
+        let decided = tokio::time::timeout(
+            self.config.handler_timeout,
+            self.process(&lease.job, &guard),
+        );
+        let next = match decided.await {
+            Ok(Ok(step)) => self.follow(step).await,
+            Ok(Err(StepError::Store(e))) if e.is_unreachable() || outage::is_down() => {
+                if !outage::failed("handler", &e) {
+                    debug!(error = %e, "the store failed while it is unreachable; looking again shortly");
+                }
+                Some(Utc::now() + LOOK_AGAIN_AFTER_ERROR)
             }
             Ok(Err(e)) => {
                 warn!(error = %e, "the store failed while handling the job; looking again shortly");
-                self.ring(id, Utc::now() + LOOK_AGAIN_AFTER_ERROR).await
+                Some(Utc::now() + LOOK_AGAIN_AFTER_ERROR)
             }
             Err(_) => {
                 warn!(timeout = ?self.config.handler_timeout, "handling the job took too long; looking again shortly");
-                self.ring(id, Utc::now() + LOOK_AGAIN_AFTER_ERROR).await
+                Some(Utc::now() + LOOK_AGAIN_AFTER_ERROR)
             }
         };
-        guard.release().await;
-        rung
+        guard.stop().await;
+        self.settle(&lease, next).await;
     }
 
-    /// Another run holds the job: ring it for when that lease ends, in case the holder dies.
-    async fn busy(&self, id: &JobId) -> Result<(), BoxDynError> {
-        let left = match self.leases.holder(id).await {
-            Ok(Some((_, left))) => left,
-            Ok(None) => Duration::ZERO,
-            Err(e) => {
-                warn!(error = %e, "could not read the job's lease");
-                LOOK_AGAIN_AFTER_ERROR
+    /// Ends the lease and books the next look. A failure is logged: the lease then runs out
+    /// and the job is taken again, so nothing is lost.
+    async fn settle(&self, lease: &Lease, next: Option<DateTime<Utc>>) {
+        match self.store.schedule().settle(lease, next).await {
+            Ok(true) => {}
+            Ok(false) => debug!("the lease had already run out"),
+            Err(e) if e.is_unreachable() => {
+                outage::failed("handler", &e);
             }
-        };
-        debug!(
-            wait_ms = left.as_millis() as u64,
-            "another run holds the job; ringing it for when that lease ends"
-        );
-        self.ring(id, Utc::now() + left + AFTER_LEASE).await
+            Err(e) => {
+                error!(error = %e, "could not settle the job's lease; it is taken again when the lease runs out");
+            }
+        }
     }
 
     async fn process(&self, id: &JobId, lease: &LeaseGuard) -> Result<Step, StepError> {
-        let Some(mut job) = self.store.get(id).await? else {
+        let Some(mut job) = self.store.jobs().get(id).await? else {
             debug!("no such job (never created, or expired after retention)");
             self.ended(id).await;
             return Ok(Step::Done);
@@ -202,20 +189,34 @@ impl Handler {
         }
     }
 
-    /// Rings what `step` asks for.
-    async fn follow(&self, id: &JobId, step: Step) -> Result<(), BoxDynError> {
+    /// What `step` asks for: the next look at this job, after ringing the chain's next step.
+    async fn follow(&self, step: Step) -> Option<DateTime<Utc>> {
         match step {
-            Step::Done => Ok(()),
-            Step::LookAt(at) => self.ring(id, at).await,
-            Step::Chain(next) => self.ring(&next, Utc::now()).await,
-            Step::Again(job) => self.ring(&job.id, Utc::now()).await,
+            Step::Done => None,
+            Step::LookAt(at) => Some(at),
+            Step::Again(_) => Some(Utc::now()),
+            Step::Chain(next) => {
+                self.ring_next_step(&next).await;
+                None
+            }
         }
     }
 
-    async fn ring(&self, id: &JobId, at: DateTime<Utc>) -> Result<(), BoxDynError> {
-        self.schedule.ring(id, at).await.map_err(|e| {
-            error!(job = %id, error = %e, "could not ring the job; the rescuer will");
-            AbortError::new(e).into()
-        })
+    /// Rings the chain's next step, trying again for a few seconds (the store may be coming
+    /// back); past that the rescuer rings it.
+    async fn ring_next_step(&self, next: &JobId) {
+        let mut wait = Duration::from_millis(100);
+        for _ in 0..RING_TRIES {
+            match self.store.schedule().ring(next, Utc::now()).await {
+                Ok(()) => return,
+                Err(e) if e.is_unreachable() => {
+                    outage::failed("handler", &e);
+                }
+                Err(e) => warn!(job = %next, error = %e, "could not ring the chain's next step"),
+            }
+            tokio::time::sleep(wait).await;
+            wait = wait.saturating_mul(2);
+        }
+        warn!(job = %next, "could not ring the chain's next step; the rescuer will");
     }
 }

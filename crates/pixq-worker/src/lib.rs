@@ -1,17 +1,17 @@
 //! pixq's workers: submit each job to the upstream once, wait for its video without holding a
 //! slot, finish it and chain the next step; never lose a job, never pay twice.
 //!
-//! The store ([`pixq_core::redis::RedisStore`]) is the truth; the apalis queue is only a
-//! doorbell. One worker process ([`run`]) is:
+//! The store ([`pixq_core::store::Store`], Redis or SQLite) is the truth and the schedule in
+//! it the doorbell. One worker ([`run`]) is:
 //!
-//! - an apalis-redis worker on the queue `{prefix}:doorbell`, whose handler takes the job's
-//!   lease, decides by the job's state (submit, look up an unanswered submit, poll) and rings
-//!   pixq's schedule for the next look: `handler`, `submit`, `lookup`, `poll`, `retry`;
-//! - the pump, which moves due jobs from the schedule into apalis while apalis's backlog is
-//!   small (`pump`);
+//! - an apalis worker whose backend is pixq's own ([`doorbell`](self)): it takes due jobs from
+//!   the store's schedule with their leases, as many as handlers are free, in one call;
+//! - the handler, which decides by the job's state (submit, look up an unanswered submit,
+//!   poll) and settles the lease with the job's next look: `handler`, `submit`, `lookup`,
+//!   `poll`, `retry`;
 //! - the rescuer, which rings unfinished jobs that are neither scheduled nor leased
 //!   (`rescuer`);
-//! - the janitor, which deletes finished apalis tasks (`janitor`);
+//! - the janitor, which sweeps expired finished jobs (`janitor`);
 //! - with `worker.metrics_listen`, `GET /metrics` and `GET /healthz` ([`serve_metrics`]).
 //!
 //! The upstream's limits are shared by every worker (DESIGN decision 4): a job takes one of
@@ -20,19 +20,21 @@
 //! waiting job's submit probes it (`pause`); a job that waits for either, or got a 429, goes
 //! back to `queued` without burning an attempt, and parked jobs wake in the order they came.
 //!
-//! Retries, backoff and delays are pixq's, kept in the schedule; apalis only ever sees tasks
+//! Retries, backoff and delays are pixq's, kept in the schedule; apalis only ever sees jobs
 //! that are due now, and handlers answer it `Ok`.
 //!
 //! ```no_run
-//! use pixq_worker::{WorkerConfig, connect, run};
+//! use std::time::Duration;
+//! use pixq_core::store::{Home, open};
+//! use pixq_worker::{WorkerConfig, run};
 //! use pixverse::{Client, ClientConfig, Token};
 //! use tokio_util::sync::CancellationToken;
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let conn = connect("redis://127.0.0.1:6379").await?;
+//! let home = Home::Redis { url: "redis://127.0.0.1:6379".into(), prefix: "pixq".into() };
+//! let store = open(&home, Duration::from_secs(7 * 24 * 3600)).await?;
 //! let client = Client::new(ClientConfig::new(Token::new("sk-...")))?;
-//! let shutdown = CancellationToken::new();
-//! run(conn, client, WorkerConfig::new("pixq"), shutdown).await?;
+//! run(store, client, WorkerConfig::new(), CancellationToken::new()).await?;
 //! # Ok(())
 //! # }
 //! ```
@@ -43,6 +45,7 @@
 mod backoff;
 mod capacity;
 mod config;
+mod doorbell;
 mod error;
 mod handler;
 mod janitor;
@@ -52,11 +55,7 @@ mod metrics_server;
 mod names;
 mod pause;
 mod poll;
-mod poll_gate;
-mod pump;
-mod queue;
 mod rescuer;
-mod restart;
 mod retry;
 mod run;
 mod step;
@@ -66,17 +65,9 @@ mod telemetry;
 pub use config::{
     DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_MAX, DEFAULT_FETCH_EVERY, DEFAULT_HANDLER_TIMEOUT,
     DEFAULT_JANITOR_EVERY, DEFAULT_LEASE_TTL, DEFAULT_LOOKUP_GRACE, DEFAULT_PAUSE_BACKOFF,
-    DEFAULT_PAUSE_BACKOFF_MAX, DEFAULT_PUMP_EVERY, DEFAULT_RESCUE_AFTER, DEFAULT_RESCUE_BATCH,
-    DEFAULT_RESCUE_EVERY, DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_TOKEN_ALIAS, MIN_SLOT_TTL,
-    WorkerConfig,
+    DEFAULT_PAUSE_BACKOFF_MAX, DEFAULT_RESCUE_AFTER, DEFAULT_RESCUE_BATCH, DEFAULT_RESCUE_EVERY,
+    DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_TOKEN_ALIAS, MIN_SLOT_TTL, WorkerConfig,
 };
 pub use error::WorkerError;
 pub use metrics_server::serve_metrics;
-pub use run::{REDIS_CONNECTION_TIMEOUT, REDIS_RESPONSE_TIMEOUT, connect, run};
-pub use telemetry::prometheus_handle;
-
-/// The apalis queue of doorbells for keys under `prefix`: `{prefix}:doorbell`. Exposed so
-/// that tools and tests can look into it with apalis-redis.
-pub fn doorbell_queue(prefix: &str) -> String {
-    queue::doorbell_queue(prefix)
-}
+pub use run::run;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use pixq_core::job::Job;
 use pixq_core::state::Transition;
-use pixq_core::store::{Outcome, Store};
+use pixq_core::store::Outcome;
 use pixverse::{BatchQuery, SubmitBody, TaskRecord};
 use tracing::{Span, debug, info, warn};
 
@@ -140,11 +140,12 @@ impl Handler {
             return Ok(None);
         };
         let earlier = job.upstream.previous_task_ids.iter().any(|t| t == task);
-        if earlier || !record.is_for(body) || self.store.job_for_task(task).await?.is_some() {
+        if earlier || !record.is_for(body) || self.store.jobs().job_for_task(task).await?.is_some()
+        {
             return Ok(None);
         }
         let claim = Transition::submitted(job.id.clone(), task.to_owned(), record.trace_id.clone());
-        match self.store.apply(claim).await? {
+        match self.store.jobs().apply(claim).await? {
             Outcome::Applied(_) => {
                 Span::current().record("task_id", task);
                 info!("found and claimed the task of the unanswered submit");

@@ -46,7 +46,8 @@ impl Handler {
     /// Asks whether a job may submit on the token now; see [`Gate`].
     pub(crate) async fn pause_gate(&self) -> Result<Gate, StepError> {
         Ok(self
-            .pauses
+            .store
+            .pauses()
             .gate(self.alias(), self.config.probe_window())
             .await?)
     }
@@ -58,7 +59,7 @@ impl Handler {
         let alias = self.alias();
         let reason = account_reason(e);
         let now = Utc::now();
-        let backoff = match self.pauses.status(alias).await? {
+        let backoff = match self.store.pauses().status(alias).await? {
             Some(pause) => next_backoff(
                 (now - pause.since).to_std().unwrap_or_default(),
                 self.config.pause_backoff,
@@ -66,7 +67,11 @@ impl Handler {
             ),
             None => self.config.pause_backoff,
         };
-        let (pause, was_paused) = self.pauses.pause(alias, &reason, now + backoff).await?;
+        let (pause, was_paused) = self
+            .store
+            .pauses()
+            .pause(alias, &reason, now + backoff)
+            .await?;
         telemetry::paused(alias, true);
         if was_paused {
             info!(token = alias, %reason, next_probe = %pause.until, "the token is still refused; submission stays paused");
@@ -91,7 +96,7 @@ impl Handler {
         job: &Job,
         until: DateTime<Utc>,
     ) -> Result<Step, StepError> {
-        self.waits.park(self.alias(), &job.id).await?;
+        self.store.wait_line().park(self.alias(), &job.id).await?;
         let due = if self.at_head(&job.id).await? {
             until
         } else {
@@ -113,7 +118,7 @@ impl Handler {
     /// Lifts the pause after a probe succeeded; logs the resume once and wakes the line.
     async fn resume_token(&self) {
         let alias = self.alias();
-        match self.pauses.clear(alias).await {
+        match self.store.pauses().clear(alias).await {
             Ok(true) => {
                 telemetry::paused(alias, false);
                 info!(
@@ -131,7 +136,7 @@ impl Handler {
     /// telling answer): the pause is due again now, so the next job handled probes.
     pub(crate) async fn hand_back_probe(&self, probe: &Pause) {
         let alias = self.alias();
-        let still = match self.pauses.status(alias).await {
+        let still = match self.store.pauses().status(alias).await {
             Ok(still) => still,
             Err(e) => {
                 warn!(error = %e, "could not read the token's pause to hand the probe back");
@@ -141,7 +146,12 @@ impl Handler {
         if still.is_none() {
             return;
         }
-        if let Err(e) = self.pauses.pause(alias, &probe.reason, Utc::now()).await {
+        if let Err(e) = self
+            .store
+            .pauses()
+            .pause(alias, &probe.reason, Utc::now())
+            .await
+        {
             warn!(error = %e, "could not hand the probe back; another job probes after the probe window");
         }
     }

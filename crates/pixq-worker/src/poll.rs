@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use pixq_core::chain;
 use pixq_core::job::{Job, JobError, JobId, JobResult};
 use pixq_core::state::{JobState, Transition};
-use pixq_core::store::{Outcome, Store};
+use pixq_core::store::Outcome;
 use pixverse::{ErrorKind, TaskOutcome, TaskRecord, Video};
 use tracing::{error, info, warn};
 
@@ -136,7 +136,7 @@ impl Handler {
 
     /// One poll, through the once-a-second gate.
     async fn retrieve(&self, task: &str) -> Result<Polled, StepError> {
-        if let Some(wait) = self.gate.enter(task).await? {
+        if let Some(wait) = self.store.poll_gate().enter(task).await? {
             return Ok(Polled::Later(Utc::now() + wait));
         }
         let answer = self.client.retrieve(task).await;
@@ -165,7 +165,7 @@ impl Handler {
             .as_ref()
             .map(|_| JobId::for_step(&job.root_id, job.step + 1));
         let succeed = Transition::succeed(job.id.clone(), JobResult::from(video), next);
-        match self.store.apply(succeed).await? {
+        match self.store.jobs().apply(succeed).await? {
             Outcome::Applied(done) => {
                 info!(video_id = video.video_id.0, "succeeded");
                 telemetry::finished(&done);
@@ -193,7 +193,7 @@ impl Handler {
         let root = if job.id == job.root_id {
             Some(job.clone())
         } else {
-            self.store.get(&job.root_id).await?
+            self.store.jobs().get(&job.root_id).await?
         };
         let Some(root) = root else {
             error!(root = %job.root_id, "the chain's first step is gone; the chain ends here");

@@ -1,9 +1,9 @@
 //! [`Rescuer`]: rings any unfinished job that nothing will otherwise look at.
 //!
-//! The store and the schedule cannot be written in one transaction, and a queue message can
-//! be lost (a worker killed between fetching and leasing, a Redis that lost writes). So every
-//! few seconds the rescuer reads the unfinished jobs untouched for `rescue_after` and rings
-//! each one that is neither scheduled nor leased.
+//! A job record and its look in the schedule are written in separate calls (the API creates
+//! the job, then rings it), and a store can lose writes (a Redis restarted without AOF). So
+//! every few seconds the rescuer reads the unfinished jobs untouched for `rescue_after` and
+//! rings each one that is neither scheduled nor leased.
 
 use std::time::Duration;
 
@@ -11,9 +11,7 @@ use chrono::Utc;
 use futures::{StreamExt, TryStreamExt, stream};
 use pixq_core::job::Job;
 use pixq_core::outage;
-use pixq_core::queue::{Leases, Schedule};
-use pixq_core::redis::RedisStore;
-use pixq_core::store::{Store, StoreError};
+use pixq_core::store::{SharedStore, StoreError};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -24,9 +22,7 @@ const CHECKS_AT_ONCE: usize = 16;
 
 /// The rescuer of one worker process.
 pub(crate) struct Rescuer {
-    store: RedisStore,
-    schedule: Schedule,
-    leases: Leases,
+    store: SharedStore,
     after: Duration,
     every: Duration,
     batch: usize,
@@ -37,18 +33,9 @@ pub(crate) struct Rescuer {
 
 impl Rescuer {
     /// A rescuer of jobs untouched for `after`, looking every `every` at up to `batch` jobs.
-    pub(crate) fn new(
-        store: RedisStore,
-        schedule: Schedule,
-        leases: Leases,
-        after: Duration,
-        every: Duration,
-        batch: usize,
-    ) -> Self {
+    pub(crate) fn new(store: SharedStore, after: Duration, every: Duration, batch: usize) -> Self {
         Rescuer {
             store,
-            schedule,
-            leases,
             after,
             every,
             batch,
@@ -82,6 +69,7 @@ impl Rescuer {
         let offset = self.offset;
         let jobs = self
             .store
+            .jobs()
             .unfinished_older_than(cutoff, offset, self.batch)
             .await?;
         let next = if jobs.len() < self.batch {
@@ -98,12 +86,18 @@ impl Rescuer {
         Ok(rung.into_iter().filter(|r| *r).count())
     }
 
-    /// Rings `job` now if it is neither scheduled nor leased; whether it did.
+    /// Rings `job` now if it is neither scheduled nor leased and has not moved since it was
+    /// listed (a job that just ended is no longer tracked, and needs no ring); whether it did.
     async fn rescue(&self, job: Job) -> Result<bool, StoreError> {
-        if self.schedule.due_at(&job.id).await?.is_some() || self.leases.is_held(&job.id).await? {
+        let schedule = self.store.schedule();
+        if schedule.is_tracked(&job.id).await? {
             return Ok(false);
         }
-        self.schedule.ring(&job.id, Utc::now()).await?;
+        let now = self.store.jobs().get(&job.id).await?;
+        if now.is_none_or(|now| now.is_terminal() || now.updated_at != job.updated_at) {
+            return Ok(false);
+        }
+        schedule.ring(&job.id, Utc::now()).await?;
         warn!(
             service = "rescuer",
             job_id = %job.id,

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use pixq_core::job::{Job, JobError};
 use pixq_core::state::{Transition, WaitingReason};
-use pixq_core::store::{Outcome, Store};
+use pixq_core::store::Outcome;
 use tracing::{debug, info, warn};
 
 use crate::backoff::backoff;
@@ -24,7 +24,7 @@ impl Handler {
         transition: Transition,
         then: impl FnOnce(Job) -> Step,
     ) -> Result<Step, StepError> {
-        Ok(match self.store.apply(transition).await? {
+        Ok(match self.store.jobs().apply(transition).await? {
             Outcome::Applied(job) => then(job),
             other => Step::again(other.into_job()),
         })
@@ -79,6 +79,7 @@ impl Handler {
         Ok(
             match self
                 .store
+                .jobs()
                 .apply(Transition::fail(job.id.clone(), error))
                 .await?
             {
@@ -96,7 +97,7 @@ impl Handler {
     /// later retry of the job submits anew instead of resuming a dead task), then fail.
     pub(crate) async fn fail_task(&self, job: &Job, error: JobError) -> Result<Step, StepError> {
         let requeue = Transition::requeue(job.id.clone(), WaitingReason::Backoff, None, true);
-        match self.store.apply(requeue).await? {
+        match self.store.jobs().apply(requeue).await? {
             Outcome::Applied(queued) => self.fail(&queued, error).await,
             other => Ok(Step::again(other.into_job())),
         }

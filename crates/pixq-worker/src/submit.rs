@@ -13,7 +13,7 @@ use pixq_core::chain;
 use pixq_core::job::{Job, JobError, JobId};
 use pixq_core::limits::Gate;
 use pixq_core::state::{JobState, Transition, WaitingReason};
-use pixq_core::store::{Outcome, Store};
+use pixq_core::store::Outcome;
 use pixverse::{Error, ErrorKind, Submission, SubmitMode, Url};
 use tracing::{Span, info, warn};
 
@@ -108,7 +108,7 @@ impl Handler {
             return Ok(Sent::NotSent(step));
         }
         let begin = Transition::begin_submit(job.id.clone(), body.as_str().to_owned(), secret);
-        let job = match self.store.apply(begin).await? {
+        let job = match self.store.jobs().apply(begin).await? {
             Outcome::Applied(job) => job,
             other => {
                 let current = other.into_job();
@@ -153,7 +153,7 @@ impl Handler {
     /// Records the task id the submit answered, as an atomic claim.
     async fn claim_answer(&self, job: Job, task: String) -> Result<Step, StepError> {
         let submitted = Transition::submitted(job.id.clone(), task.clone(), None);
-        match self.store.apply(submitted).await? {
+        match self.store.jobs().apply(submitted).await? {
             Outcome::Applied(_) => {
                 Span::current().record("task_id", task.as_str());
                 info!("submitted");
@@ -179,7 +179,7 @@ impl Handler {
     ) -> Result<Step, StepError> {
         if current.state == JobState::Cancelled && current.upstream.task_id.is_none() {
             let late = Transition::record_late_task(current.id.clone(), task.to_owned(), trace_id);
-            match self.store.apply(late).await? {
+            match self.store.jobs().apply(late).await? {
                 Outcome::Applied(_) => {
                     Span::current().record("task_id", task);
                     info!(%task, "the job was cancelled while its submit was in flight; watching its task to its end");

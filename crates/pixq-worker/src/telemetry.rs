@@ -1,96 +1,29 @@
-//! The worker's metrics, by the names of INTERFACE.md, recorded through the `metrics` facade;
-//! and the process's Prometheus recorder that renders them.
+//! The worker's metrics, recorded through the `metrics` facade under the names of
+//! [`pixq_core::metrics`]; and the loop that reads the shared limits back into their gauges.
 //!
-//! Whatever recorder the process installed receives them: the worker's own
-//! ([`prometheus_handle`], when `worker.metrics_listen` is set), the API's in `pixq run`, or
-//! none at all (then recording costs next to nothing). The `token` label is always the
-//! token's alias, never the token.
+//! Whatever recorder the process installed receives them: the one of
+//! [`pixq_core::metrics::prometheus_handle`] when this process serves `/metrics` (the API, a
+//! worker's `worker.metrics_listen`, `pixq run`), or none at all (then recording costs next
+//! to nothing). The `token` label is always the token's alias, never the token.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use pixq_core::job::Job;
-use pixq_core::limits::{Pauses, Slots};
+use pixq_core::metrics::{
+    IN_FLIGHT, JOB_DURATION, JOBS_FINISHED, QUEUE_DEPTH, QUEUE_WAIT, UPSTREAM_PAUSED,
+    UPSTREAM_REQUESTS,
+};
 use pixq_core::outage;
+use pixq_core::store::SharedStore;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::backoff::jittered;
 
-/// Counter: jobs that reached a terminal state, by `state`.
-pub(crate) const JOBS_FINISHED: &str = "pixq_jobs_finished_total";
-
-/// Gauge: generations pixq counts in flight on a token (live slot leases), by `token`.
-pub(crate) const IN_FLIGHT: &str = "pixq_in_flight";
-
-/// Gauge: 1 while submission on a token is paused, else 0, by `token`.
-pub(crate) const UPSTREAM_PAUSED: &str = "pixq_upstream_paused";
-
-/// Counter: upstream calls, by `endpoint` (`submit`, `retrieve`, `retrieve_batch`) and
-/// `status` (the HTTP status, or the error kind when no answer came).
-pub(crate) const UPSTREAM_REQUESTS: &str = "pixq_upstream_requests_total";
-
-/// Histogram: seconds from a job's creation to its end.
-pub(crate) const JOB_DURATION: &str = "pixq_job_duration_seconds";
-
-/// Histogram: seconds from when a job was due to when a handler took it up.
-pub(crate) const QUEUE_WAIT: &str = "pixq_queue_wait_seconds";
-
-/// How often the gauges of the shared limits are read back from Redis: other workers change
-/// them too.
+/// How often the gauges of the shared limits and the schedule are read back from the store:
+/// other workers change them too.
 const GAUGES_EVERY: Duration = Duration::from_secs(5);
-
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-
-/// The handle of the Prometheus recorder this crate installed, installing it on first use.
-///
-/// The `metrics` facade has one recorder per process. If another was installed first (by the
-/// API in the same process, say), this one is not: a warning is logged and the handle renders
-/// only what is recorded through it.
-pub fn prometheus_handle() -> PrometheusHandle {
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            if metrics::set_global_recorder(recorder).is_err() {
-                warn!(
-                    "a metrics recorder was already installed in this process; the worker's /metrics shows only its own handle's data"
-                );
-            }
-            describe();
-            handle
-        })
-        .clone()
-}
-
-/// Help texts of the worker's metrics.
-fn describe() {
-    metrics::describe_counter!(JOBS_FINISHED, "Jobs that reached a terminal state.");
-    metrics::describe_gauge!(
-        IN_FLIGHT,
-        "Generations in flight on an upstream token (live slot leases), across all workers."
-    );
-    metrics::describe_gauge!(
-        UPSTREAM_PAUSED,
-        "1 while submission on an upstream token is paused by an account-level error."
-    );
-    metrics::describe_counter!(
-        UPSTREAM_REQUESTS,
-        "Calls to the upstream, by endpoint and HTTP status (or error kind)."
-    );
-    metrics::describe_histogram!(
-        JOB_DURATION,
-        metrics::Unit::Seconds,
-        "Time from a job's creation to its end."
-    );
-    metrics::describe_histogram!(
-        QUEUE_WAIT,
-        metrics::Unit::Seconds,
-        "Time from when a job was due to when a worker took it up."
-    );
-}
 
 /// Counts one upstream call to `endpoint` and how it ended.
 pub(crate) fn upstream_call<T>(endpoint: &'static str, result: &Result<T, pixverse::Error>) {
@@ -131,22 +64,17 @@ fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     (to - from).to_std().unwrap_or_default().as_secs_f64()
 }
 
-/// Reads the shared limits of one token back into their gauges every few seconds, since
-/// other workers take, free and pause them too.
+/// Reads the shared limits of one token, and the schedule's depth, back into their gauges
+/// every few seconds, since other workers take, free and pause them too.
 pub(crate) struct Gauges {
-    slots: Slots,
-    pauses: Pauses,
+    store: SharedStore,
     alias: String,
 }
 
 impl Gauges {
     /// The gauges of `alias`.
-    pub(crate) fn new(slots: Slots, pauses: Pauses, alias: String) -> Self {
-        Gauges {
-            slots,
-            pauses,
-            alias,
-        }
+    pub(crate) fn new(store: SharedStore, alias: String) -> Self {
+        Gauges { store, alias }
     }
 
     /// Reads until `shutdown`.
@@ -163,17 +91,36 @@ impl Gauges {
     }
 
     async fn round(&self) {
-        match self.slots.held(&self.alias).await {
+        match self.store.slots().held(&self.alias).await {
             Ok(held) => in_flight(&self.alias, held),
             Err(e) => {
                 outage::failed("gauges", &e);
             }
         }
-        match self.pauses.status(&self.alias).await {
+        match self.store.pauses().status(&self.alias).await {
             Ok(pause) => paused(&self.alias, pause.is_some()),
             Err(e) => {
                 outage::failed("gauges", &e);
             }
+        }
+        queue_depths(&self.store).await;
+    }
+}
+
+/// Sets `pixq_queue_depth{queue="due"}` and `{queue="leased"}` from the schedule.
+pub(crate) async fn queue_depths(store: &SharedStore) {
+    let schedule = store.schedule();
+    match (schedule.len().await, schedule.leased_count().await) {
+        (Ok(due), Ok(leased)) => {
+            // A gauge is an f64; a queue never gets near 2^53 entries.
+            #[allow(clippy::cast_precision_loss)]
+            {
+                metrics::gauge!(QUEUE_DEPTH, "queue" => "due").set(due as f64);
+                metrics::gauge!(QUEUE_DEPTH, "queue" => "leased").set(leased as f64);
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            outage::failed("gauges", &e);
         }
     }
 }

@@ -23,6 +23,11 @@ pub struct Cli {
 /// The roles and client commands of the binary.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the API and run a worker in one process: pixq on one machine.
+    ///
+    /// Keeps its state in a SQLite file under data_dir (default ./pixq-data) unless redis.url
+    /// is set. Needs nothing else running. SIGTERM drains it like a worker.
+    Run,
     /// Serve the HTTP API: jobs in, job objects out, the upstream's callbacks. Needs Redis.
     Api,
     /// Run a worker: submit jobs upstream, wait for their videos, chain the next steps. Needs

@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod logging;
 mod shutdown;
+mod upstream;
 
 use std::process::ExitCode;
 

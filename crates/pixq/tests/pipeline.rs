@@ -1,6 +1,11 @@
-//! The core pipeline end to end: `pixq api` and `pixq worker` as real processes, a real Redis,
-//! and the simulator as the upstream. Each test owns its Redis prefix, its simulator and its
-//! processes, and stops them when it ends.
+//! The core pipeline end to end: real processes of the built binary and the simulator as the
+//! upstream. Each test owns its home, its simulator and its processes, and stops them when it
+//! ends.
+//!
+//! Every scenario that needs one process runs twice, with the same body: `…_on_redis`
+//! (`pixq api` and `pixq worker`s on the shared Redis, under the test's own key prefix) and
+//! `…_embedded` (one `pixq run` on a fresh `data_dir`). The ones about several workers stay
+//! on Redis.
 
 mod support;
 
@@ -19,6 +24,21 @@ fn sim(lat: &str) -> SimConfig {
     SimConfig::default()
         .with_latency(latency(lat))
         .with_max_in_flight(10_000)
+}
+
+/// Two tests running `$scenario(mode)`: `$on_redis` on Redis, `$embedded` embedded.
+macro_rules! in_both_modes {
+    ($scenario:ident: $on_redis:ident, $embedded:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $on_redis() {
+            $scenario(Mode::Redis).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $embedded() {
+            $scenario(Mode::Embedded).await;
+        }
+    };
 }
 
 fn by_id(jobs: &[Value]) -> BTreeMap<String, Value> {
@@ -120,15 +140,17 @@ async fn a_sigkilled_worker_is_taken_over_within_15s_without_paying_twice() {
     assert_one_task_per_step(&jobs, &ledger);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn lost_and_garbled_submits_still_make_one_task_per_step() {
+in_both_modes!(lost_and_garbled_submits:
+    lost_and_garbled_submits_still_make_one_task_per_step_on_redis,
+    lost_and_garbled_submits_still_make_one_task_per_step_embedded);
+
+async fn lost_and_garbled_submits(mode: Mode) {
     let config = sim("100ms..300ms")
         .with_fault(Fault::DropAfterSubmit, 0.2)
         .with_fault(Fault::NotJson, 0.2)
         .with_fault(Fault::Timeout, 0.2);
-    let mut run = Run::start(Setup::new(config)).await;
-    run.start_worker();
-    run.start_worker();
+    let mut run = Run::start(Setup::new(config).mode(mode)).await;
+    run.start_workers(2);
     for i in 0..40 {
         run.submit(chain_body(&format!("a storm, take {i}"), 1))
             .await;
@@ -143,15 +165,16 @@ async fn lost_and_garbled_submits_still_make_one_task_per_step() {
     assert_chains_run_off_their_parents(&jobs, &ledger);
 }
 
-async fn callbacks_in_mode(mode: CallbackMode) {
+async fn callbacks_in_mode(mode: CallbackMode, home: Mode) {
     let config = sim("200ms..400ms").with_callbacks(mode);
     // Polls are rare, so a callback that arrives is what finishes most jobs.
     let setup = Setup::new(config)
+        .mode(home)
         .with_callbacks()
         .env("PIXQ__POLL__FIRST_AFTER", "4s")
         .env("PIXQ__POLL__INTERVAL", "4s");
     let mut run = Run::start(setup).await;
-    run.start_worker();
+    run.start_workers(1);
     for i in 0..15 {
         run.submit(chain_body(&format!("{mode:?} callbacks, take {i}"), 1))
             .await;
@@ -196,26 +219,38 @@ async fn callbacks_in_mode(mode: CallbackMode) {
     assert_eq!(after["updated_at"], job["updated_at"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn dropped_callbacks_are_made_up_for_by_polling() {
-    callbacks_in_mode(CallbackMode::Drop).await;
+async fn dropped_callbacks(home: Mode) {
+    callbacks_in_mode(CallbackMode::Drop, home).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn duplicated_callbacks_finish_each_job_once() {
-    callbacks_in_mode(CallbackMode::Duplicate).await;
+async fn duplicated_callbacks(home: Mode) {
+    callbacks_in_mode(CallbackMode::Duplicate, home).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn late_callbacks_finish_each_job_once() {
-    callbacks_in_mode(CallbackMode::Late).await;
+async fn late_callbacks(home: Mode) {
+    callbacks_in_mode(CallbackMode::Late, home).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn moderation_and_bad_requests_fail_at_once_with_the_upstreams_code() {
+in_both_modes!(dropped_callbacks:
+    dropped_callbacks_are_made_up_for_by_polling_on_redis,
+    dropped_callbacks_are_made_up_for_by_polling_embedded);
+
+in_both_modes!(duplicated_callbacks:
+    duplicated_callbacks_finish_each_job_once_on_redis,
+    duplicated_callbacks_finish_each_job_once_embedded);
+
+in_both_modes!(late_callbacks:
+    late_callbacks_finish_each_job_once_on_redis,
+    late_callbacks_finish_each_job_once_embedded);
+
+in_both_modes!(moderation_and_bad_requests:
+    moderation_and_bad_requests_fail_at_once_with_the_upstreams_code_on_redis,
+    moderation_and_bad_requests_fail_at_once_with_the_upstreams_code_embedded);
+
+async fn moderation_and_bad_requests(mode: Mode) {
     let config = sim("100ms..200ms").with_fault(Fault::Moderation, 1.0);
-    let mut run = Run::start(Setup::new(config)).await;
-    run.start_worker();
+    let mut run = Run::start(Setup::new(config).mode(mode)).await;
+    run.start_workers(1);
     let refused = run.submit(chain_body("something forbidden", 1)).await;
     // An extend of a video the upstream never made passes pixq's checks, not the upstream's.
     let bad = run
@@ -239,11 +274,14 @@ async fn moderation_and_bad_requests_fail_at_once_with_the_upstreams_code() {
     assert_eq!(run.ledger().await.len(), 0, "neither made a task");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn cancel_and_retry_through_the_api_and_the_cli() {
+in_both_modes!(cancel_and_retry:
+    cancel_and_retry_through_the_api_and_the_cli_on_redis,
+    cancel_and_retry_through_the_api_and_the_cli_embedded);
+
+async fn cancel_and_retry(mode: Mode) {
     let config = sim("3s..4s").with_fault(Fault::Moderation, 1.0);
-    let mut run = Run::start(Setup::new(config)).await;
-    run.start_worker();
+    let mut run = Run::start(Setup::new(config).mode(mode)).await;
+    run.start_workers(1);
 
     // A job refused by moderation fails; once the fault is gone, a retry succeeds.
     let failing = run.submit(chain_body("a refused take", 0)).await;

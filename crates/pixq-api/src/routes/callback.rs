@@ -9,7 +9,6 @@ use axum::Json;
 use axum::extract::{FromRequestParts, Path, Request, State};
 use chrono::Utc;
 use pixq_core::job::JobId;
-use pixq_core::store::Store;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
@@ -29,7 +28,7 @@ pub(super) async fn receive(
         return Err(unknown());
     };
     let id = JobId::from(job_id);
-    let Some(job) = state.store().get(&id).await? else {
+    let Some(job) = state.store().jobs().get(&id).await? else {
         return Err(unknown());
     };
     let matches = job
@@ -45,7 +44,7 @@ pub(super) async fn receive(
     let task_id = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("task_id").and_then(Value::as_str).map(str::to_owned));
-    state.schedule().ring(&id, Utc::now()).await?;
+    state.store().schedule().ring(&id, Utc::now()).await?;
     tracing::info!(job = %id, task_id = task_id.as_deref().unwrap_or("-"), "upstream callback");
     Ok(Json(json!({"ok": true})))
 }

@@ -8,13 +8,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use pixq_core::job::{Job, JobId};
+use pixq_core::metrics::JOBS_FINISHED;
 use pixq_core::state::{JobState, Transition};
-use pixq_core::store::{Outcome, Store, StoreError};
+use pixq_core::store::{Jobs, Outcome, StoreError};
 
 use super::ring_or_log;
 use crate::error::ApiError;
 use crate::extract::JobPath;
-use crate::recorder::JOBS_FINISHED;
 use crate::state::AppState;
 use crate::view::JobView;
 
@@ -34,7 +34,7 @@ pub(super) async fn cancel(
     State(state): State<AppState>,
     JobPath(id): JobPath,
 ) -> Result<Json<JobView>, ApiError> {
-    let store = state.store();
+    let store = state.store().jobs();
     let Some(job) = store.get(&id).await? else {
         return Err(not_found(&id));
     };
@@ -74,7 +74,12 @@ pub(super) async fn retry(
     State(state): State<AppState>,
     JobPath(id): JobPath,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
-    match state.store().apply(Transition::retry(id.clone())).await {
+    match state
+        .store()
+        .jobs()
+        .apply(Transition::retry(id.clone()))
+        .await
+    {
         Ok(Outcome::Applied(job)) => {
             ring_or_log(&state, &job.id).await;
             tracing::info!(job = %job.id, "job retried");
@@ -96,7 +101,7 @@ fn not_found(id: &JobId) -> ApiError {
 }
 
 /// The ids of `job`'s descendants that have not finished, nearest first.
-async fn unfinished_descendants(store: &impl Store, job: &Job) -> Result<Vec<JobId>, StoreError> {
+async fn unfinished_descendants(store: &dyn Jobs, job: &Job) -> Result<Vec<JobId>, StoreError> {
     let mut todo: VecDeque<JobId> = job.children.iter().cloned().collect();
     let mut out = Vec::new();
     let mut seen = 0;
@@ -120,7 +125,12 @@ async fn unfinished_descendants(store: &impl Store, job: &Job) -> Result<Vec<Job
 async fn cancel_each(state: &AppState, ids: &[JobId]) -> Result<Vec<JobId>, ApiError> {
     let mut cancelled = Vec::new();
     for id in ids {
-        let now_cancelled = match state.store().apply(Transition::cancel(id.clone())).await {
+        let now_cancelled = match state
+            .store()
+            .jobs()
+            .apply(Transition::cancel(id.clone()))
+            .await
+        {
             Ok(Outcome::Applied(_)) => true,
             Ok(outcome) => outcome.job().state == JobState::Cancelled,
             Err(StoreError::NotFound(_)) => false,

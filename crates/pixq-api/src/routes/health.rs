@@ -1,15 +1,16 @@
-//! `GET /healthz` (the process answers) and `GET /readyz` (Redis answers too).
+//! `GET /healthz` (the process answers) and `GET /readyz` (the store answers too).
 
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use pixq_core::store::{BackendKind, StoreError};
 use serde_json::{Value, json};
 
 use crate::state::AppState;
 
-/// How long `/readyz` waits for Redis to answer PING.
+/// How long `/readyz` waits for the store to answer.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Liveness: 200 whenever the process serves requests.
@@ -17,26 +18,26 @@ pub(super) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: 200 while Redis answers PING within [`READY_TIMEOUT`], 503 otherwise.
+/// Readiness: 200 while the store answers within [`READY_TIMEOUT`], 503 otherwise.
 ///
-/// The body also reports the upstream's pauses as the workers recorded them: `paused` is true
-/// while any token is paused, `reason` is the first paused token's reason, and `tokens` lists
-/// every pause by token alias. A paused upstream never makes this fail: the API still takes
-/// jobs, which wait.
+/// The body names the store (`"store": "redis"` or `"sqlite"`) and its state under its own
+/// key (`"redis": "ok"`, or `"sqlite": "ok"`), and reports the upstream's pauses as the
+/// workers recorded them: `paused` is true while any token is paused, `reason` is the first
+/// paused token's reason, and `tokens` lists every pause by token alias. A paused upstream
+/// never makes this fail: the API still takes jobs, which wait.
 pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let mut conn = state.redis();
-    let ping = tokio::time::timeout(
-        READY_TIMEOUT,
-        redis::cmd("PING").query_async::<String>(&mut conn),
-    )
-    .await;
-    let (status, redis) = match ping {
-        Ok(Ok(_)) => {
+    let store = state.store();
+    let kind = store.kind();
+    let ping = tokio::time::timeout(READY_TIMEOUT, store.ping()).await;
+    let (status, health) = match ping {
+        Ok(Ok(())) => {
             pixq_core::outage::recovered("readyz");
             (StatusCode::OK, "ok".to_owned())
         }
         Ok(Err(e)) => {
-            pixq_core::outage::failed("readyz", &e);
+            if e.is_unreachable() {
+                pixq_core::outage::failed("readyz", &e);
+            }
             (StatusCode::SERVICE_UNAVAILABLE, describe(&e))
         }
         Err(_) => (
@@ -47,15 +48,19 @@ pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
     let upstream = if status == StatusCode::OK {
         upstream(&state).await
     } else {
-        json!({"paused": null, "reason": "unknown: Redis does not answer"})
+        json!({"paused": null, "reason": format!("unknown: {kind} does not answer")})
     };
-    let body = json!({"redis": redis, "upstream": upstream});
+    let mut body = json!({"store": kind.as_str(), "upstream": upstream});
+    body[kind.as_str()] = Value::String(health);
+    if kind != BackendKind::Redis {
+        body["redis"] = Value::Null;
+    }
     (status, Json(body))
 }
 
 /// The pauses the workers recorded, or an unknown state when they cannot be read in time.
 async fn upstream(state: &AppState) -> Value {
-    let read = tokio::time::timeout(READY_TIMEOUT, state.limits().pauses().paused_aliases()).await;
+    let read = tokio::time::timeout(READY_TIMEOUT, state.store().pauses().paused_aliases()).await;
     match read {
         Ok(Ok(pauses)) => {
             let reason = pauses.first().map(|(_, p)| p.reason.clone());
@@ -75,13 +80,11 @@ async fn upstream(state: &AppState) -> Value {
     }
 }
 
-/// A short account of a failed PING that names no address or credential.
-fn describe(e: &redis::RedisError) -> String {
-    if e.is_timeout() {
-        "error: timeout".to_owned()
-    } else if e.is_connection_refusal() || e.is_connection_dropped() || e.is_io_error() {
+/// A short account of a failed ping that names no address or credential.
+fn describe(e: &StoreError) -> String {
+    if e.is_unreachable() {
         "error: unreachable".to_owned()
     } else {
-        format!("error: {:?}", e.kind())
+        "error: refused".to_owned()
     }
 }

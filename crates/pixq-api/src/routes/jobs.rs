@@ -5,13 +5,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pixq_core::chain;
+use pixq_core::metrics::JOBS_ENQUEUED;
 use pixq_core::spec::{JobSpec, SpecErrorCode};
-use pixq_core::store::{IdempotencyKey, Store};
+use pixq_core::store::IdempotencyKey;
 
 use super::ring_or_log;
 use crate::error::ApiError;
 use crate::extract::{JobPath, JsonBody};
-use crate::recorder::JOBS_ENQUEUED;
 use crate::state::AppState;
 use crate::view::JobView;
 
@@ -35,6 +35,7 @@ pub(super) async fn create(
     });
     let created = state
         .store()
+        .jobs()
         .create(chain::new_job(&spec), idempotency)
         .await?;
     let job = created.job;
@@ -59,7 +60,7 @@ pub(super) async fn show(
     State(state): State<AppState>,
     JobPath(id): JobPath,
 ) -> Result<Json<JobView>, ApiError> {
-    match state.store().get(&id).await? {
+    match state.store().jobs().get(&id).await? {
         Some(job) => Ok(Json(JobView::from(job))),
         None => Err(ApiError::not_found(format!("job {id} does not exist"))),
     }

@@ -5,7 +5,7 @@ use axum::extract::{RawQuery, State};
 use pixq_core::job::BatchId;
 use pixq_core::spec::SpecErrorCode;
 use pixq_core::state::JobState;
-use pixq_core::store::{Cursor, ListFilter, Store};
+use pixq_core::store::{Cursor, ListFilter};
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -43,6 +43,7 @@ pub(super) async fn list(
     let query = ListQuery::parse(query.as_deref().unwrap_or_default())?;
     let page = state
         .store()
+        .jobs()
         .list(
             &query.filter,
             query.cursor.as_ref(),

@@ -33,7 +33,7 @@ const CALLBACK_ROUTE: &str = "/v1/upstream/callback/{job_id}/{secret}";
 
 /// Every route of the API, with its middleware, ready to serve.
 pub(crate) fn router(state: AppState) -> Router {
-    crate::recorder::describe();
+    pixq_core::metrics::prometheus_handle();
     let authed = Router::new()
         .route("/v1/jobs", post(jobs::create).get(listing::list))
         .route("/v1/jobs/{id}", get(jobs::show))
@@ -116,7 +116,7 @@ fn panicked(cause: Box<dyn Any + Send + 'static>) -> Response {
 /// Rings the workers' doorbell for `id` now. A failure is only logged: the job is in the
 /// store, and the rescuer re-rings unfinished jobs that nobody looked at.
 async fn ring_or_log(state: &AppState, id: &JobId) {
-    if let Err(e) = state.schedule().ring(id, Utc::now()).await {
+    if let Err(e) = state.store().schedule().ring(id, Utc::now()).await {
         tracing::warn!(job = %id, error = %e, "could not ring the schedule; the rescuer will");
     }
 }

@@ -1,34 +1,25 @@
-//! `GET /metrics`: the Prometheus text, with the schedule's depth measured at scrape time.
+//! `GET /metrics`: the Prometheus text, with the schedule's depth and the upstream's limits
+//! read from the store at scrape time (other processes change them).
 
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use pixq_core::metrics::{IN_FLIGHT, QUEUE_DEPTH, UPSTREAM_PAUSED};
 
-use crate::recorder::{IN_FLIGHT, QUEUE_DEPTH, UPSTREAM_PAUSED};
 use crate::state::AppState;
 
-/// How long a scrape waits for the schedule's size before rendering without it.
-const DEPTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a scrape waits for the store before rendering without its figures.
+const STORE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Renders every metric of the process.
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    match tokio::time::timeout(DEPTH_TIMEOUT, state.schedule().len()).await {
-        Ok(Ok(depth)) => {
-            // A gauge is an f64; a queue never gets near 2^53 entries.
-            #[allow(clippy::cast_precision_loss)]
-            let depth = depth as f64;
-            metrics::gauge!(QUEUE_DEPTH, "queue" => "due").set(depth);
-        }
-        Ok(Err(e)) => tracing::warn!(error = %e, "metrics: cannot read the schedule's size"),
-        Err(_) => tracing::warn!("metrics: the schedule's size did not come in time"),
-    }
-    if tokio::time::timeout(DEPTH_TIMEOUT, upstream_gauges(&state))
+    if tokio::time::timeout(STORE_TIMEOUT, store_gauges(&state))
         .await
         .is_err()
     {
-        tracing::warn!("metrics: the upstream's slots and pauses did not come in time");
+        tracing::warn!("metrics: the store's figures did not come in time");
     }
     let handle = state.metrics();
     handle.run_upkeep();
@@ -41,18 +32,32 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
     )
 }
 
-/// Sets `pixq_in_flight{token}` and `pixq_upstream_paused{token}` for every token the workers
-/// have used, from what they recorded in Redis.
-async fn upstream_gauges(state: &AppState) {
-    let limits = state.limits();
-    let aliases = match limits.slots().aliases().await {
+/// Sets `pixq_queue_depth{queue}`, and `pixq_in_flight{token}` and
+/// `pixq_upstream_paused{token}` for every token the workers have used, from the store.
+async fn store_gauges(state: &AppState) {
+    let store = state.store();
+    let schedule = store.schedule();
+    match (schedule.len().await, schedule.leased_count().await) {
+        (Ok(due), Ok(leased)) => {
+            // A gauge is an f64; a queue never gets near 2^53 entries.
+            #[allow(clippy::cast_precision_loss)]
+            {
+                metrics::gauge!(QUEUE_DEPTH, "queue" => "due").set(due as f64);
+                metrics::gauge!(QUEUE_DEPTH, "queue" => "leased").set(leased as f64);
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "metrics: cannot read the schedule's size");
+        }
+    }
+    let aliases = match store.slots().aliases().await {
         Ok(aliases) => aliases,
         Err(e) => {
             tracing::warn!(error = %e, "metrics: cannot read the token aliases");
             return;
         }
     };
-    let paused = match limits.pauses().paused_aliases().await {
+    let paused = match store.pauses().paused_aliases().await {
         Ok(paused) => paused,
         Err(e) => {
             tracing::warn!(error = %e, "metrics: cannot read the pauses");
@@ -70,7 +75,7 @@ async fn upstream_gauges(state: &AppState) {
         } else {
             0.0
         });
-        match limits.slots().held(alias).await {
+        match store.slots().held(alias).await {
             Ok(held) => {
                 metrics::gauge!(IN_FLIGHT, "token" => alias.to_owned()).set(f64::from(held));
             }

@@ -3,19 +3,27 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::setup::{Api, code_and_field, read};
+use crate::setup::{Api, Backend, code_and_field, on_each_backend, read};
 
-async fn auth_api() -> Api {
-    Api::start_with(pixq_api::ApiConfig {
-        tokens: vec!["token-one".into(), "token-two".into()],
-        ..pixq_api::ApiConfig::default()
-    })
+on_each_backend!(
+    v1_needs_one_of_the_tokens,
+    any_configured_token_passes_with_a_case_insensitive_scheme,
+    health_readiness_and_metrics_need_no_token,
+);
+
+async fn auth_api(backend: Backend) -> Api {
+    Api::start_with(
+        backend,
+        pixq_api::ApiConfig {
+            tokens: vec!["token-one".into(), "token-two".into()],
+            ..pixq_api::ApiConfig::default()
+        },
+    )
     .await
 }
 
-#[tokio::test]
-async fn v1_needs_one_of_the_tokens() {
-    let api = auth_api().await;
+async fn v1_needs_one_of_the_tokens(backend: Backend) {
+    let api = auth_api(backend).await;
     let job = json!({"prompt": "a"});
     for (method, path) in [
         ("POST", "/v1/jobs"),
@@ -56,9 +64,8 @@ async fn v1_needs_one_of_the_tokens() {
     }
 }
 
-#[tokio::test]
-async fn the_right_token_passes() {
-    let api = auth_api().await;
+async fn any_configured_token_passes_with_a_case_insensitive_scheme(backend: Backend) {
+    let api = auth_api(backend).await;
     let (status, job) = read(
         api.http
             .post(api.url("/v1/jobs"))
@@ -96,9 +103,8 @@ async fn the_right_token_passes() {
     assert_eq!(status, StatusCode::OK, "the scheme is case-insensitive");
 }
 
-#[tokio::test]
-async fn health_readiness_and_metrics_need_no_token() {
-    let api = auth_api().await;
+async fn health_readiness_and_metrics_need_no_token(backend: Backend) {
+    let api = auth_api(backend).await;
     for path in ["/healthz", "/readyz"] {
         let (status, body) = api.get(path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");

@@ -1,11 +1,16 @@
 //! `POST /v1/upstream/callback/{job_id}/{secret}`: a trigger, only with the right secret.
 
 use pixq_core::job::{Action, JobId, NewJob};
-use pixq_core::store::Store;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::setup::{Api, code_and_field};
+use crate::setup::{Api, Backend, code_and_field, on_each_backend};
+
+on_each_backend!(
+    wrong_secret_or_unknown_job_is_404_and_changes_nothing,
+    right_secret_rings_the_job_now,
+    the_callback_needs_no_token,
+);
 
 const SECRET: &str = "cb-secret-0123456789abcdef";
 
@@ -13,9 +18,8 @@ fn body(task: &str) -> serde_json::Value {
     json!({"success": true, "task_id": task, "data": [{"id": 1, "video_url": "https://x/v.mp4"}]})
 }
 
-#[tokio::test]
-async fn wrong_secret_or_unknown_job_is_404_and_changes_nothing() {
-    let api = Api::start().await;
+async fn wrong_secret_or_unknown_job_is_404_and_changes_nothing(backend: Backend) {
+    let api = Api::start(backend).await;
     let id = api.create_id("a").await;
     api.to_generating(&id, Some(SECRET)).await;
     let no_secret = api.create_id("b").await;
@@ -41,17 +45,20 @@ async fn wrong_secret_or_unknown_job_is_404_and_changes_nothing() {
         answers.windows(2).all(|w| w[0] == w[1]),
         "one answer for every case: {answers:?}"
     );
-    assert_eq!(api.schedule.len().await.expect("len"), 0, "nothing rung");
+    assert_eq!(
+        api.store.schedule().len().await.expect("len"),
+        0,
+        "nothing rung"
+    );
     assert_eq!(api.job(&id).await, before, "the job is unchanged");
 }
 
-#[tokio::test]
-async fn right_secret_rings_the_job_now() {
-    let api = Api::start().await;
+async fn right_secret_rings_the_job_now(backend: Backend) {
+    let api = Api::start(backend).await;
     let id = api.create_id("a").await;
     let before = api.to_generating(&id, Some(SECRET)).await;
     api.drain_schedule().await;
-    assert_eq!(api.schedule.due_at(&id).await.expect("due_at"), None);
+    assert_eq!(api.due_at(&id).await, None);
 
     let task = before.upstream.task_id.clone().expect("a task id");
     let (status, answer) = api
@@ -62,7 +69,7 @@ async fn right_secret_rings_the_job_now() {
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer, json!({"ok": true}));
-    let due = api.schedule.due_at(&id).await.expect("due_at");
+    let due = api.due_at(&id).await;
     assert!(due.is_some_and(|at| at <= chrono::Utc::now()), "{due:?}");
     assert_eq!(api.job(&id).await, before, "a callback is only a trigger");
 
@@ -78,12 +85,14 @@ async fn right_secret_rings_the_job_now() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn the_callback_needs_no_token() {
-    let api = Api::start_with(pixq_api::ApiConfig {
-        tokens: vec!["api-token".into()],
-        ..pixq_api::ApiConfig::default()
-    })
+async fn the_callback_needs_no_token(backend: Backend) {
+    let api = Api::start_with(
+        backend,
+        pixq_api::ApiConfig {
+            tokens: vec!["api-token".into()],
+            ..pixq_api::ApiConfig::default()
+        },
+    )
     .await;
     let (status, _) = api
         .post(
@@ -98,7 +107,14 @@ async fn the_callback_needs_no_token() {
     );
 
     let new = NewJob::new(Action::Generate, json!({"prompt": "a"}));
-    let id = api.store.create(new, None).await.expect("create").job.id;
+    let id = api
+        .store
+        .jobs()
+        .create(new, None)
+        .await
+        .expect("create")
+        .job
+        .id;
     api.to_generating(&id, Some(SECRET)).await;
     let (status, answer) = api
         .post(&format!("/v1/upstream/callback/{id}/{SECRET}"), &body("t"))

@@ -6,16 +6,23 @@ use pixq_core::state::JobState;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::setup::{Api, code_and_field};
+use crate::setup::{Api, Backend, code_and_field, on_each_backend};
+
+on_each_backend!(
+    cancelling_a_queued_job_rings_it_and_cancelling_again_is_409,
+    cancelling_a_generating_job_rings_it_for_its_late_result,
+    cancelling_a_step_with_a_queued_child_cancels_the_child,
+    cancel_and_retry_of_an_unknown_job_are_404,
+    retry_requeues_a_failed_job_under_its_id_and_is_409_otherwise,
+);
 
 async fn act(api: &Api, id: &JobId, action: &str) -> (StatusCode, Value) {
     api.post(&format!("/v1/jobs/{id}/{action}"), &json!({}))
         .await
 }
 
-#[tokio::test]
-async fn cancel_is_200_then_409() {
-    let api = Api::start().await;
+async fn cancelling_a_queued_job_rings_it_and_cancelling_again_is_409(backend: Backend) {
+    let api = Api::start(backend).await;
     let id = api.create_id("a").await;
     api.drain_schedule().await;
     let (status, job) = act(&api, &id, "cancel").await;
@@ -23,10 +30,7 @@ async fn cancel_is_200_then_409() {
     assert_eq!(job["state"], "cancelled");
     assert_eq!(job["error"]["code"], "cancelled");
     assert!(job["finished_at"].is_string());
-    assert!(
-        api.schedule.due_at(&id).await.expect("due_at").is_some(),
-        "rung"
-    );
+    assert!(api.due_at(&id).await.is_some(), "rung");
 
     let (status, body) = act(&api, &id, "cancel").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -53,9 +57,8 @@ async fn cancel_is_200_then_409() {
     );
 }
 
-#[tokio::test]
-async fn cancelling_a_generating_job_rings_it_for_its_late_result() {
-    let api = Api::start().await;
+async fn cancelling_a_generating_job_rings_it_for_its_late_result(backend: Backend) {
+    let api = Api::start(backend).await;
     let id = api.create_id("a").await;
     api.to_generating(&id, None).await;
     api.drain_schedule().await;
@@ -66,12 +69,11 @@ async fn cancelling_a_generating_job_rings_it_for_its_late_result() {
         job["upstream"]["task_id"].is_string(),
         "the task id is kept"
     );
-    assert!(api.schedule.due_at(&id).await.expect("due_at").is_some());
+    assert!(api.due_at(&id).await.is_some());
 }
 
-#[tokio::test]
-async fn cancelling_a_step_with_a_queued_child_cancels_the_child() {
-    let api = Api::start().await;
+async fn cancelling_a_step_with_a_queued_child_cancels_the_child(backend: Backend) {
+    let api = Api::start(backend).await;
     let root = api.create_id("a").await;
     let (_, child) = api.succeed_with_child(&root).await;
     assert_eq!(api.job(&child).await.state, JobState::Queued);
@@ -83,7 +85,7 @@ async fn cancelling_a_step_with_a_queued_child_cancels_the_child() {
     assert_eq!(job["children"], json!([child.as_str()]));
     let child_job = api.job(&child).await;
     assert_eq!(child_job.state, JobState::Cancelled);
-    assert!(api.schedule.due_at(&child).await.expect("due_at").is_some());
+    assert!(api.due_at(&child).await.is_some());
     let (_, shown) = api.get(&format!("/v1/jobs/{child}")).await;
     assert_eq!(shown["state"], "cancelled");
     assert_eq!(shown["parent_id"], root.as_str());
@@ -97,9 +99,8 @@ async fn cancelling_a_step_with_a_queued_child_cancels_the_child() {
     );
 }
 
-#[tokio::test]
-async fn cancel_and_retry_of_an_unknown_job_are_404() {
-    let api = Api::start().await;
+async fn cancel_and_retry_of_an_unknown_job_are_404(backend: Backend) {
+    let api = Api::start(backend).await;
     for action in ["cancel", "retry"] {
         let (status, body) = act(&api, &JobId::from("job_missing"), action).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{action}: {body}");
@@ -107,9 +108,8 @@ async fn cancel_and_retry_of_an_unknown_job_are_404() {
     }
 }
 
-#[tokio::test]
-async fn retry_is_409_unless_failed() {
-    let api = Api::start().await;
+async fn retry_requeues_a_failed_job_under_its_id_and_is_409_otherwise(backend: Backend) {
+    let api = Api::start(backend).await;
     let id = api.create_id("a").await;
     let (status, body) = act(&api, &id, "retry").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -130,10 +130,7 @@ async fn retry_is_409_unless_failed() {
     assert_eq!(job["finished_at"], Value::Null);
     assert_eq!(job["attempts"], 0);
     assert_eq!(job["id"], id.as_str(), "same id");
-    assert!(
-        api.schedule.due_at(&id).await.expect("due_at").is_some(),
-        "rung"
-    );
+    assert!(api.due_at(&id).await.is_some(), "rung");
 
     let (status, _) = act(&api, &id, "retry").await;
     assert_eq!(status, StatusCode::CONFLICT, "queued again");

@@ -4,7 +4,13 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::setup::{Api, code_and_field, read};
+use crate::setup::{Api, Backend, code_and_field, on_each_backend, read};
+
+on_each_backend!(
+    same_key_same_body_replays_the_first_job,
+    same_key_other_body_is_409,
+    a_key_longer_than_255_is_400,
+);
 
 async fn post_with_key(api: &Api, key: &str, body: &str) -> (StatusCode, Value) {
     let response = api
@@ -19,9 +25,8 @@ async fn post_with_key(api: &Api, key: &str, body: &str) -> (StatusCode, Value) 
     read(response).await
 }
 
-#[tokio::test]
-async fn same_key_same_body_replays_the_first_job() {
-    let api = Api::start().await;
+async fn same_key_same_body_replays_the_first_job(backend: Backend) {
+    let api = Api::start(backend).await;
     let (status, first) =
         post_with_key(&api, "order-42", r#"{"prompt": "a cat", "duration": 5}"#).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{first}");
@@ -40,9 +45,8 @@ async fn same_key_same_body_replays_the_first_job() {
     assert_ne!(other["id"], first["id"], "another key is another job");
 }
 
-#[tokio::test]
-async fn same_key_other_body_is_409() {
-    let api = Api::start().await;
+async fn same_key_other_body_is_409(backend: Backend) {
+    let api = Api::start(backend).await;
     let (status, first) = post_with_key(&api, "k1", r#"{"prompt": "a cat"}"#).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{first}");
     let (status, body) = post_with_key(&api, "k1", r#"{"prompt": "a dog"}"#).await;
@@ -55,9 +59,8 @@ async fn same_key_other_body_is_409() {
     );
 }
 
-#[tokio::test]
-async fn a_key_longer_than_255_is_400() {
-    let api = Api::start().await;
+async fn a_key_longer_than_255_is_400(backend: Backend) {
+    let api = Api::start(backend).await;
     let (status, body) = post_with_key(&api, &"k".repeat(256), r#"{"prompt": "a"}"#).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(

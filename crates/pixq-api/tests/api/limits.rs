@@ -8,15 +8,24 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::setup::{Api, code_and_field};
+use crate::setup::{Api, Backend, code_and_field, on_each_backend};
+
+on_each_backend!(
+    a_declared_length_over_the_limit_is_413,
+    a_chunked_body_growing_past_the_limit_is_413,
+    a_callback_body_is_bounded_too,
+);
 
 const LIMIT: usize = 4096;
 
-async fn small_api() -> Api {
-    Api::start_with(pixq_api::ApiConfig {
-        max_body: LIMIT,
-        ..pixq_api::ApiConfig::default()
-    })
+async fn small_api(backend: Backend) -> Api {
+    Api::start_with(
+        backend,
+        pixq_api::ApiConfig {
+            max_body: LIMIT,
+            ..pixq_api::ApiConfig::default()
+        },
+    )
     .await
 }
 
@@ -28,9 +37,8 @@ fn job_of_size(size: usize) -> String {
     )
 }
 
-#[tokio::test]
-async fn a_declared_length_over_the_limit_is_413() {
-    let api = small_api().await;
+async fn a_declared_length_over_the_limit_is_413(backend: Backend) {
+    let api = small_api(backend).await;
     let (status, body) = api
         .post_raw(
             "/v1/jobs",
@@ -76,9 +84,8 @@ async fn post_chunked(api: &Api, path: &str, body: &[u8]) -> String {
     String::from_utf8_lossy(&response).into_owned()
 }
 
-#[tokio::test]
-async fn a_chunked_body_growing_past_the_limit_is_413() {
-    let api = small_api().await;
+async fn a_chunked_body_growing_past_the_limit_is_413(backend: Backend) {
+    let api = small_api(backend).await;
     let response = post_chunked(&api, "/v1/jobs", job_of_size(LIMIT * 3).as_bytes()).await;
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(response.contains("\"payload_too_large\""), "{response}");
@@ -87,9 +94,8 @@ async fn a_chunked_body_growing_past_the_limit_is_413() {
     assert!(response.starts_with("HTTP/1.1 202"), "{response}");
 }
 
-#[tokio::test]
-async fn a_callback_body_is_bounded_too() {
-    let api = small_api().await;
+async fn a_callback_body_is_bounded_too(backend: Backend) {
+    let api = small_api(backend).await;
     let id = api.create_id("a").await;
     api.to_generating(&id, Some("s")).await;
     let (status, body) = api

@@ -4,11 +4,16 @@
 use std::collections::HashSet;
 
 use pixq_core::job::{Action, BatchId, NewJob};
-use pixq_core::store::Store;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::setup::{Api, code_and_field};
+use crate::setup::{Api, Backend, code_and_field, on_each_backend};
+
+on_each_backend!(
+    paging_returns_every_job_once_newest_first,
+    filters_narrow_by_state_and_batch,
+    bad_query_parameters_are_400_naming_them,
+);
 
 /// Every page of `query`, following `next_cursor`: the ids in order.
 async fn all_pages(api: &Api, query: &str) -> Vec<String> {
@@ -36,9 +41,8 @@ async fn all_pages(api: &Api, query: &str) -> Vec<String> {
     panic!("the listing never ended");
 }
 
-#[tokio::test]
-async fn paging_returns_every_job_once_newest_first() {
-    let api = Api::start().await;
+async fn paging_returns_every_job_once_newest_first(backend: Backend) {
+    let api = Api::start(backend).await;
     let mut created = Vec::new();
     for i in 0..120 {
         created.push(api.create_id(&format!("job {i}")).await.to_string());
@@ -62,9 +66,8 @@ async fn paging_returns_every_job_once_newest_first() {
     assert_eq!(page["next_cursor"], Value::Null);
 }
 
-#[tokio::test]
-async fn filters_narrow_by_state_and_batch() {
-    let api = Api::start().await;
+async fn filters_narrow_by_state_and_batch(backend: Backend) {
+    let api = Api::start(backend).await;
     let mut failed = Vec::new();
     for i in 0..12 {
         let id = api.create_id(&format!("job {i}")).await;
@@ -85,7 +88,12 @@ async fn filters_narrow_by_state_and_batch() {
                 .in_batch(batch.clone())
         })
         .collect();
-    let in_batch = api.store.create_batch(jobs).await.expect("create batch");
+    let in_batch = api
+        .store
+        .jobs()
+        .create_batch(jobs)
+        .await
+        .expect("create batch");
     let listed = all_pages(&api, &format!("batch={batch}&limit=1")).await;
     let mut expected: Vec<String> = in_batch.iter().map(|j| j.id.to_string()).collect();
     expected.sort_unstable();
@@ -98,9 +106,8 @@ async fn filters_narrow_by_state_and_batch() {
     assert_eq!(page["jobs"], json!([]));
 }
 
-#[tokio::test]
-async fn bad_query_parameters_are_400_naming_them() {
-    let api = Api::start().await;
+async fn bad_query_parameters_are_400_naming_them(backend: Backend) {
+    let api = Api::start(backend).await;
     for (query, code, field) in [
         ("limit=0", "invalid_value", "limit"),
         ("limit=501", "invalid_value", "limit"),

@@ -1,6 +1,9 @@
-//! Black-box tests of the API over real HTTP on loopback, against the real Redis
+//! Black-box tests of the API over real HTTP on loopback, on each backend: the real Redis
 //! (`PIXQ_TEST_REDIS_URL`, by default `redis://127.0.0.1:6379`), each test under its own
-//! `pixq-test-api-<uuid>` prefix.
+//! `pixq-test-api-<uuid>` prefix, and SQLite, each test in its own temporary `data_dir`.
+//! A test that holds for both is written once, as `async fn(Backend)`, and instantiated as
+//! `<file>::redis::<name>` and `<file>::sqlite::<name>` by `on_each_backend!`; a test of
+//! Redis itself (cutting it away) is Redis-only.
 
 mod auth;
 mod callback;

@@ -3,11 +3,15 @@
 
 use reqwest::{Method, StatusCode};
 
-use crate::setup::{Api, code_and_field, read};
+use crate::setup::{Api, Backend, code_and_field, on_each_backend, read};
 
-#[tokio::test]
-async fn unknown_paths_and_wrong_methods_are_json_errors() {
-    let api = Api::start().await;
+on_each_backend!(
+    unknown_paths_and_wrong_methods_are_json_errors,
+    the_server_stops_on_shutdown,
+);
+
+async fn unknown_paths_and_wrong_methods_are_json_errors(backend: Backend) {
+    let api = Api::start(backend).await;
     for (method, path, status, code) in [
         (Method::GET, "/nope", StatusCode::NOT_FOUND, "not_found"),
         (
@@ -71,9 +75,8 @@ async fn unknown_paths_and_wrong_methods_are_json_errors() {
     }
 }
 
-#[tokio::test]
-async fn the_server_stops_on_shutdown() {
-    let mut api = Api::start().await;
+async fn the_server_stops_on_shutdown(backend: Backend) {
+    let mut api = Api::start(backend).await;
     assert_eq!(api.get("/healthz").await.0, StatusCode::OK);
     api.stop().await;
     let refused = reqwest::Client::new().get(api.url("/healthz")).send().await;

@@ -1,16 +1,22 @@
-//! [`Api`]: one API server on `127.0.0.1:0` with its own key prefix, and the client calls the
-//! tests make. Its keys are deleted when it drops, even when the test panicked.
+//! [`Api`]: one API server on `127.0.0.1:0` over its own store (a Redis key prefix or a
+//! temporary `data_dir`), and the client calls the tests make. Its keys or its directory go
+//! when it drops, even when the test panicked.
+//!
+//! [`on_each_backend!`](on_each_backend) runs a test written as `async fn(Backend)` once per
+//! backend.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
-use pixq_api::{ApiConfig, AppState, UpstreamLimits, prometheus_handle, serve};
+use chrono::{DateTime, Utc};
+use pixq_api::{ApiConfig, AppState, serve};
 use pixq_core::job::{Job, JobError, JobId, JobResult, NextStep};
-use pixq_core::queue::Schedule;
 use pixq_core::redis::RedisStore;
 use pixq_core::state::Transition;
-use pixq_core::store::{Outcome, Store};
+use pixq_core::store::{Home, Outcome, SharedStore};
+use pixq_testkit::data_dir::TempDataDir;
+use pixq_testkit::redis::TestPrefix;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -21,43 +27,89 @@ use tokio_util::sync::CancellationToken;
 /// Long enough that nothing expires during a test.
 const RETENTION: Duration = Duration::from_secs(3600);
 
-pub fn redis_url() -> String {
-    std::env::var("PIXQ_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+/// Instantiates each named `async fn(Backend)` as a test on each backend: `redis::<name>` and
+/// `sqlite::<name>`.
+macro_rules! on_each_backend {
+    ($($test:ident),+ $(,)?) => {
+        mod redis {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(crate::setup::Backend::Redis).await;
+                }
+            )+
+        }
+
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(crate::setup::Backend::Sqlite).await;
+                }
+            )+
+        }
+    };
+}
+pub(crate) use on_each_backend;
+
+/// Where an [`Api`] keeps its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The shared Redis, under a prefix of the test's own.
+    Redis,
+    /// SQLite in a temporary `data_dir`.
+    Sqlite,
+}
+
+/// What a test owns of its backend, released when the [`Api`] drops. Held only to be
+/// dropped, never read.
+#[derive(Debug)]
+#[expect(dead_code, reason = "each variant is held for its Drop")]
+enum Scratch {
+    /// Deletes the test's keys, and only them.
+    Prefix(TestPrefix),
+    /// Deletes the directory and the database in it.
+    DataDir(TempDataDir),
 }
 
 /// A running API and what a test needs to look behind it.
 pub struct Api {
     pub base: String,
     pub http: reqwest::Client,
-    pub store: RedisStore,
-    pub schedule: Schedule,
-    /// The upstream limits as a worker would write them.
-    pub limits: UpstreamLimits,
-    prefix: String,
+    /// The test's view of the store: the jobs, the schedule, and the upstream's limits as a
+    /// worker would write them. On Redis it has a connection of its own, straight to Redis,
+    /// so it keeps working after [`Api::cut_redis`]; on SQLite it is the API's own store (one
+    /// opener per data dir and process).
+    pub store: SharedStore,
     shutdown: CancellationToken,
     server: Option<JoinHandle<std::io::Result<()>>>,
     proxy: Option<Proxy>,
+    /// Dropped after [`Drop::drop`] has told the server to stop.
+    _scratch: Scratch,
 }
 
 impl Api {
-    /// An API with the default configuration (no auth).
-    pub async fn start() -> Api {
-        Api::start_with(ApiConfig::default()).await
+    /// An API on `backend` with the default configuration (no auth).
+    pub async fn start(backend: Backend) -> Api {
+        Api::start_with(backend, ApiConfig::default()).await
     }
 
-    /// An API with `config`.
-    pub async fn start_with(config: ApiConfig) -> Api {
-        Api::launch(config, false).await
+    /// An API on `backend` with `config`.
+    pub async fn start_with(backend: Backend, config: ApiConfig) -> Api {
+        match backend {
+            Backend::Redis => Api::on_redis(config, false).await,
+            Backend::Sqlite => Api::on_sqlite(config).await,
+        }
     }
 
-    /// An API whose every Redis connection goes through a proxy that [`Api::cut_redis`]
-    /// closes, to see what the API does when Redis goes away.
+    /// An API on Redis whose every Redis connection goes through a proxy that
+    /// [`Api::cut_redis`] closes, to see what the API does when Redis goes away.
     pub async fn start_behind_proxy() -> Api {
-        Api::launch(ApiConfig::default(), true).await
+        Api::on_redis(ApiConfig::default(), true).await
     }
 
-    async fn launch(config: ApiConfig, proxied: bool) -> Api {
-        let direct = redis_url();
+    async fn on_redis(config: ApiConfig, proxied: bool) -> Api {
+        let direct = pixq_testkit::redis::url();
         let proxy = if proxied {
             Some(Proxy::start(&direct).await)
         } else {
@@ -66,40 +118,56 @@ impl Api {
         let url = proxy
             .as_ref()
             .map_or(direct.clone(), |p| format!("redis://{}", p.addr));
-        let client = redis::Client::open(url.as_str()).expect("a valid Redis URL");
-        let conn = connect(&client, &url).await;
-        let prefix = format!("pixq-test-api-{}", uuid::Uuid::new_v4().simple());
-        let store = RedisStore::new(conn.clone(), &prefix, RETENTION);
-        let schedule = Schedule::new(conn.clone(), &prefix);
-        let limits = UpstreamLimits::new(conn.clone(), &prefix);
-        let state = AppState::new(
-            store.clone(),
-            schedule.clone(),
-            conn,
-            config,
-            prometheus_handle(),
-            limits,
-        );
+        let prefix = TestPrefix::new("api");
+        let served: SharedStore = Arc::new(RedisStore::new(
+            connect(&url).await,
+            prefix.name(),
+            RETENTION,
+        ));
+        let own: SharedStore = Arc::new(RedisStore::new(
+            connect(&direct).await,
+            prefix.name(),
+            RETENTION,
+        ));
+        let mut api = Api::serve(served, own, config, Scratch::Prefix(prefix)).await;
+        api.proxy = proxy;
+        api
+    }
+
+    async fn on_sqlite(config: ApiConfig) -> Api {
+        let dir = TempDataDir::new("api");
+        let home = Home::Sqlite {
+            data_dir: dir.path().to_owned(),
+        };
+        let store = pixq_core::store::open(&home, RETENTION)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open the store {home:?}: {e}"));
+        let own = Arc::clone(&store);
+        Api::serve(store, own, config, Scratch::DataDir(dir)).await
+    }
+
+    /// Serves `served` on a loopback port; the test looks through `own`.
+    async fn serve(
+        served: SharedStore,
+        own: SharedStore,
+        config: ApiConfig,
+        scratch: Scratch,
+    ) -> Api {
+        let state = AppState::new(served, config, pixq_core::metrics::prometheus_handle());
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(serve(listener, state, shutdown.clone()));
-        // The test's own view of the store goes straight to Redis, so it keeps working after
-        // the proxy is cut.
-        let direct_client = redis::Client::open(direct.as_str()).expect("a valid Redis URL");
-        let direct_conn = connect(&direct_client, &direct).await;
         Api {
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
-            store: RedisStore::new(direct_conn.clone(), &prefix, RETENTION),
-            schedule: Schedule::new(direct_conn.clone(), &prefix),
-            limits: UpstreamLimits::new(direct_conn, &prefix),
-            prefix,
+            store: own,
             shutdown,
             server: Some(server),
-            proxy,
+            proxy: None,
+            _scratch: scratch,
         }
     }
 
@@ -159,15 +227,21 @@ impl Api {
 
     pub async fn job(&self, id: &JobId) -> Job {
         self.store
+            .jobs()
             .get(id)
             .await
             .expect("get")
             .expect("the job exists")
     }
 
+    /// When the schedule has `id` due, if a look is booked and no worker holds it.
+    pub async fn due_at(&self, id: &JobId) -> Option<DateTime<Utc>> {
+        self.store.schedule().due_at(id).await.expect("due_at")
+    }
+
     /// Applies `transition` through the store, which must accept it.
     pub async fn apply(&self, transition: Transition) -> Job {
-        match self.store.apply(transition).await.expect("apply") {
+        match self.store.jobs().apply(transition).await.expect("apply") {
             Outcome::Applied(job) => job,
             other => panic!("transition did not apply: {other:?}"),
         }
@@ -203,13 +277,23 @@ impl Api {
         (parent, child)
     }
 
-    /// Takes every due job off this API's schedule.
+    /// Takes every due job off this API's schedule, as a worker would that looked at each and
+    /// booked no next look: afterwards no job is due or leased, so a ring shows at once.
     pub async fn drain_schedule(&self) {
+        let schedule = self.store.schedule();
         let later = Utc::now() + chrono::Duration::days(1);
-        self.schedule
-            .take_due(later, 100_000)
-            .await
-            .expect("take due");
+        loop {
+            let leases = schedule
+                .take_due(later, 1000, "api-test-drain", Duration::from_secs(60))
+                .await
+                .expect("take due");
+            if leases.is_empty() {
+                return;
+            }
+            for lease in &leases {
+                schedule.settle(lease, None).await.expect("settle");
+            }
+        }
     }
 
     /// Stops the server and waits for it to finish.
@@ -225,37 +309,25 @@ impl Api {
 }
 
 impl Drop for Api {
-    /// Deletes this test's keys, and only them, even when the test panicked.
+    /// Stops serving before the scratch space (keys or directory) goes.
     fn drop(&mut self) {
         self.shutdown.cancel();
-        if let Some(proxy) = self.proxy.take() {
-            proxy.task.abort();
+        if let Some(server) = self.server.take() {
+            server.abort();
         }
-        let cleanup = || -> redis::RedisResult<()> {
-            let client = redis::Client::open(redis_url().as_str())?;
-            let mut conn = client.get_connection()?;
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{}:*", self.prefix))
-                .query(&mut conn)?;
-            for chunk in keys.chunks(500) {
-                let _: () = redis::cmd("DEL").arg(chunk).query(&mut conn)?;
-            }
-            Ok(())
-        };
-        if let Err(e) = cleanup() {
-            eprintln!("could not delete the keys under {}: {e}", self.prefix);
-        }
+        self.cut_redis();
     }
 }
 
 /// A connection manager that gives up on a gone Redis within about a second, as a deployment
 /// should configure it, so that the tests that cut Redis do not wait for long retries.
-async fn connect(client: &redis::Client, url: &str) -> ConnectionManager {
+async fn connect(url: &str) -> ConnectionManager {
     let config = ConnectionManagerConfig::new()
         .set_number_of_retries(1)
         .set_connection_timeout(Some(Duration::from_secs(1)))
         .set_response_timeout(Some(Duration::from_secs(2)));
-    client
+    redis::Client::open(url)
+        .expect("a valid Redis URL")
         .get_connection_manager_with_config(config)
         .await
         .unwrap_or_else(|e| panic!("Redis at {url} must be up for the API tests: {e}"))

@@ -4,7 +4,14 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::setup::{Api, code_and_field};
+use crate::setup::{Api, Backend, code_and_field, on_each_backend};
+
+on_each_backend!(
+    each_invalid_body_gets_a_4xx_naming_the_field,
+    the_limits_themselves_are_accepted,
+    a_created_job_is_the_job_object_and_is_due_now,
+    an_unknown_job_is_404,
+);
 
 /// A template of the catalog that renders only at 360p and 540p.
 const TEMPLATE_360_540: u64 = 303_624_537_709_312;
@@ -97,9 +104,8 @@ fn cases() -> Vec<Case> {
     jobs.chain(bodies).collect()
 }
 
-#[tokio::test]
-async fn each_invalid_body_gets_a_4xx_naming_the_field() {
-    let api = Api::start().await;
+async fn each_invalid_body_gets_a_4xx_naming_the_field(backend: Backend) {
+    let api = Api::start(backend).await;
     let mut failures = Vec::new();
     for case in cases() {
         let (status, body) = api.post_raw("/v1/jobs", case.content_type, case.body).await;
@@ -119,9 +125,8 @@ async fn each_invalid_body_gets_a_4xx_naming_the_field() {
     assert_eq!(page, 0, "no invalid body created a job");
 }
 
-#[tokio::test]
-async fn the_limits_themselves_are_accepted() {
-    let api = Api::start().await;
+async fn the_limits_themselves_are_accepted(backend: Backend) {
+    let api = Api::start(backend).await;
     for body in [
         json!({"prompt": "x".repeat(2048)}),
         json!({"prompt": "a", "extend": (0..10).map(|i| json!({"prompt": format!("s{i}")})).collect::<Vec<_>>()}),
@@ -141,9 +146,8 @@ async fn the_limits_themselves_are_accepted() {
     }
 }
 
-#[tokio::test]
-async fn a_created_job_is_the_job_object_and_is_due_now() {
-    let api = Api::start().await;
+async fn a_created_job_is_the_job_object_and_is_due_now(backend: Backend) {
+    let api = Api::start(backend).await;
     let body = json!({
         "prompt": "  a lighthouse  ",
         "quality": "720p",
@@ -215,17 +219,12 @@ async fn a_created_job_is_the_job_object_and_is_due_now() {
     let (status, shown) = api.get(&format!("/v1/jobs/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(shown, job);
-    let due = api
-        .schedule
-        .due_at(&pixq_core::job::JobId::from(id))
-        .await
-        .expect("due_at");
+    let due = api.due_at(&pixq_core::job::JobId::from(id)).await;
     assert!(due.is_some_and(|at| at <= chrono::Utc::now()), "{due:?}");
 }
 
-#[tokio::test]
-async fn an_unknown_job_is_404() {
-    let api = Api::start().await;
+async fn an_unknown_job_is_404(backend: Backend) {
+    let api = Api::start(backend).await;
     let (status, body) = api.get("/v1/jobs/job_nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(code_and_field(&body).0, "not_found");
@@ -233,8 +232,9 @@ async fn an_unknown_job_is_404() {
 
 impl Api {
     async fn store_page_len(&self) -> usize {
-        use pixq_core::store::{ListFilter, Store};
+        use pixq_core::store::ListFilter;
         self.store
+            .jobs()
             .list(&ListFilter::default(), None, 10)
             .await
             .expect("list")

@@ -1,140 +1,142 @@
-//! [`Schedule`]: job ids by the time a worker should next look at them.
+//! [`Schedule`]: when a worker should next look at each job, and which worker is looking.
 
-use ::redis::aio::ConnectionManager;
-use ::redis::{AsyncCommands, Script};
+use std::time::Duration;
+
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::job::JobId;
 use crate::store::StoreError;
 
-/// Takes up to `limit` due ids, oldest first, and removes them, in one step so that two pumps
-/// never take the same id.
-const TAKE_DUE: &str = r"
-local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
-if #ids > 0 then
-  redis.call('ZREM', KEYS[1], unpack(ids))
-end
-return ids
-";
-
-/// How many ids one write sends to Redis; bounds the size of any one command.
-const CHUNK: usize = 1000;
-
-/// pixq's schedule: a sorted set `{prefix}:due` of job ids scored by due time (ms).
+/// One worker's claim on one job, from [`Schedule::take_due`] until [`Schedule::settle`].
 ///
-/// Ringing is "no later than": ringing a job that is already due earlier keeps the earlier
-/// time, so a callback that asks for a look now is never pushed back by a poll scheduled for
-/// later. Clones share one connection.
-#[derive(Debug, Clone)]
-pub struct Schedule {
-    conn: ConnectionManager,
-    key: String,
-    take: Script,
+/// At most one live lease exists per job, so a job rung twice, or taken over from a worker
+/// that died, is never handled by two workers at once. The holder is unique per take: a
+/// worker whose lease ran out and was taken over cannot renew or settle the new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The job.
+    pub job: JobId,
+    /// Who holds it: the worker's name and a random part per take.
+    pub holder: String,
 }
 
-impl Schedule {
-    /// The schedule under `{prefix}:due`.
-    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
-        Schedule {
-            conn,
-            key: format!("{prefix}:due"),
-            take: Script::new(TAKE_DUE),
-        }
-    }
-
+/// pixq's schedule: each job's next look (its due time), and the lease of the worker looking
+/// at it now.
+///
+/// - **Ringing** is "no later than": ringing a job already due earlier keeps the earlier
+///   time, so a callback that asks for a look now is never pushed back by a poll scheduled for
+///   later. Ringing a leased job is remembered and applied when its lease is settled, so the
+///   look happens after the current one, never beside it.
+/// - **Taking** leases due jobs to one worker, for a time to live, in one atomic step; a job
+///   whose lease ran out (its worker died) is due again at once. So a job is never lost
+///   between the schedule and a worker, and never handled twice at once.
+/// - **Settling** ends the lease and books the next look, in one step.
+///
+/// Lease times are kept by the backend's own clock (for Redis, the server's), so workers on
+/// machines whose clocks differ agree on who holds what. Due times are the callers'.
+#[async_trait]
+pub trait Schedule: Send + Sync {
     /// Asks for a look at `id` no later than `at`.
     ///
     /// # Errors
     ///
-    /// Redis failures.
-    pub async fn ring(&self, id: &JobId, at: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Backend failures.
+    async fn ring(&self, id: &JobId, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.ring_many(std::slice::from_ref(id), at).await
     }
 
-    /// Asks for a look at each of `ids` no later than `at`, in chunks.
+    /// Asks for a look at each of `ids` no later than `at`. A backend writes in bounded
+    /// chunks; the chunks written before one failed stay written.
     ///
     /// # Errors
     ///
-    /// Redis failures; the chunks written before one failed stay written.
-    pub async fn ring_many(&self, ids: &[JobId], at: DateTime<Utc>) -> Result<(), StoreError> {
-        let score = at.timestamp_millis();
-        let mut conn = self.conn.clone();
-        for chunk in ids.chunks(CHUNK) {
-            let mut cmd = ::redis::cmd("ZADD");
-            cmd.arg(&self.key).arg("LT");
-            for id in chunk {
-                cmd.arg(score).arg(id.as_str());
-            }
-            let _: i64 = cmd.query_async(&mut conn).await?;
-        }
-        Ok(())
-    }
+    /// Backend failures.
+    async fn ring_many(&self, ids: &[JobId], at: DateTime<Utc>) -> Result<(), StoreError>;
 
-    /// Removes and returns up to `limit` ids due at `now`, the longest due first.
+    /// Leases up to `limit` jobs to `holder` for `ttl`: jobs due at `now` that nobody holds,
+    /// the longest due first, then jobs whose lease ran out. A taken job leaves the due
+    /// list; a due job that is leased stays with its lease until it is settled.
     ///
     /// # Errors
     ///
-    /// Redis failures.
-    pub async fn take_due(
+    /// Backend failures.
+    async fn take_due(
         &self,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<JobId>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.conn.clone();
-        let ids: Vec<String> = self
-            .take
-            .key(&self.key)
-            .arg(now.timestamp_millis())
-            .arg(limit)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(ids.into_iter().map(JobId::from).collect())
-    }
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Vec<Lease>, StoreError>;
 
-    /// When `id` is due, if it is scheduled at all.
+    /// Extends `lease` to `ttl` from now; `false` when it was lost (it ran out and perhaps
+    /// another worker took the job), and its holder must stop.
     ///
     /// # Errors
     ///
-    /// Redis failures.
-    pub async fn due_at(&self, id: &JobId) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let mut conn = self.conn.clone();
-        let score: Option<f64> = conn.zscore(&self.key, id.as_str()).await?;
-        // Scores are whole milliseconds we wrote ourselves; the cast is exact below 2^53.
-        #[allow(clippy::cast_possible_truncation)]
-        Ok(score.and_then(|ms| DateTime::from_timestamp_millis(ms as i64)))
-    }
+    /// Backend failures.
+    async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError>;
 
-    /// How many jobs are scheduled, due or not.
+    /// Ends `lease` and books the job's next look: at `next`, or earlier if the job was rung
+    /// while leased; with `next` `None`, only if it was rung. `false` when the lease had
+    /// already been lost (the next look is still booked: ringing never hurts).
     ///
     /// # Errors
     ///
-    /// Redis failures.
-    pub async fn len(&self) -> Result<u64, StoreError> {
-        let mut conn = self.conn.clone();
-        Ok(conn.zcard(&self.key).await?)
-    }
+    /// Backend failures.
+    async fn settle(&self, lease: &Lease, next: Option<DateTime<Utc>>) -> Result<bool, StoreError>;
 
-    /// Whether there are none.
+    /// When `id` is due, if a look is booked and it is not leased.
     ///
     /// # Errors
     ///
-    /// Redis failures.
-    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+    /// Backend failures.
+    async fn due_at(&self, id: &JobId) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Who holds a live lease on `id`, and for how much longer.
+    ///
+    /// # Errors
+    ///
+    /// Backend failures.
+    async fn holder(&self, id: &JobId) -> Result<Option<(String, Duration)>, StoreError>;
+
+    /// Whether anything will look at `id` without help: a look is booked (or asked for while
+    /// leased), or a worker holds it, even past its lease (it is then taken again). Answered
+    /// in one atomic read, so a job moving from due to leased is never seen as neither. The
+    /// rescuer rings the unfinished jobs for which this is false.
+    ///
+    /// # Errors
+    ///
+    /// Backend failures.
+    async fn is_tracked(&self, id: &JobId) -> Result<bool, StoreError>;
+
+    /// How many looks are booked, due or not (leased jobs not counted).
+    ///
+    /// # Errors
+    ///
+    /// Backend failures.
+    async fn len(&self) -> Result<u64, StoreError>;
+
+    /// Whether no look is booked.
+    ///
+    /// # Errors
+    ///
+    /// Backend failures.
+    async fn is_empty(&self) -> Result<bool, StoreError> {
         Ok(self.len().await? == 0)
     }
 
-    /// How many jobs are due at `now`.
+    /// How many looks are due at `now`.
     ///
     /// # Errors
     ///
-    /// Redis failures.
-    pub async fn due_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut conn = self.conn.clone();
-        Ok(conn
-            .zcount(&self.key, "-inf", now.timestamp_millis())
-            .await?)
-    }
+    /// Backend failures.
+    async fn due_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// How many jobs are leased now: being looked at by some worker.
+    ///
+    /// # Errors
+    ///
+    /// Backend failures.
+    async fn leased_count(&self) -> Result<u64, StoreError>;
 }

@@ -10,6 +10,17 @@
 //! | `{p}:expiring` | zset | `id\nstate\nbatch` of finished jobs, scored by when they expire (ms) |
 //! | `{p}:task:{task_id}` | string | the job id holding an upstream task id |
 //! | `{p}:idem:{key}` | hash | `job` and `fingerprint` of an idempotency key |
+//! | `{p}:due` | zset | job ids with a look booked, scored by due time (ms) |
+//! | `{p}:leased` | zset | job ids a worker holds, scored by lease expiry (server ms) |
+//! | `{p}:holders` | hash | job id → holder of its lease |
+//! | `{p}:rung` | hash | job id → earliest look asked for while it was leased (ms) |
+//! | `{p}:slots:{alias}` | zset | jobs holding a generation slot on a token, scored by lease expiry (server ms) |
+//! | `{p}:slot_aliases` | set | every token alias that took a slot |
+//! | `{p}:waiting:{alias}` | zset | jobs waiting for a slot, scored by arrival |
+//! | `{p}:waiting-seq` | string | the arrival counter of the wait lines |
+//! | `{p}:paused` | hash | token alias → its pause as JSON |
+//! | `{p}:polled:{task_id}` | string | set while a task may not be polled again (1.1 s) |
+//! | `{p}:dead_letters` | list | schedule entries set aside, newest first |
 //!
 //! Scripts get the fixed names and the prefixes of the per-id families from [`Keys::layout`]
 //! and append ids to them, so the layout is written down only here.
@@ -83,6 +94,66 @@ impl Keys {
         format!("{}idem:{key}", self.base)
     }
 
+    /// Job ids with a look booked, by due time.
+    pub(crate) fn due(&self) -> String {
+        format!("{}due", self.base)
+    }
+
+    /// Job ids a worker holds, by lease expiry.
+    pub(crate) fn leased(&self) -> String {
+        format!("{}leased", self.base)
+    }
+
+    /// The holder of each lease.
+    pub(crate) fn holders(&self) -> String {
+        format!("{}holders", self.base)
+    }
+
+    /// Looks asked for while a job was leased.
+    pub(crate) fn rung(&self) -> String {
+        format!("{}rung", self.base)
+    }
+
+    /// The generation slots of a token alias.
+    pub(crate) fn slots(&self, alias: &str) -> String {
+        format!("{}slots:{alias}", self.base)
+    }
+
+    /// Every alias that took a slot.
+    pub(crate) fn slot_aliases(&self) -> String {
+        format!("{}slot_aliases", self.base)
+    }
+
+    /// The line of jobs waiting for a slot on a token alias.
+    pub(crate) fn waiting(&self, alias: &str) -> String {
+        format!("{}waiting:{alias}", self.base)
+    }
+
+    /// The arrival counter of the wait lines.
+    pub(crate) fn waiting_seq(&self) -> String {
+        format!("{}waiting-seq", self.base)
+    }
+
+    /// Paused token aliases.
+    pub(crate) fn paused(&self) -> String {
+        format!("{}paused", self.base)
+    }
+
+    /// The poll gate of an upstream task.
+    pub(crate) fn polled(&self, task_id: &str) -> String {
+        format!("{}polled:{task_id}", self.base)
+    }
+
+    /// Schedule entries set aside.
+    pub(crate) fn dead_letters(&self) -> String {
+        format!("{}dead_letters", self.base)
+    }
+
+    /// The prefix, without its colon.
+    pub(crate) fn prefix(&self) -> &str {
+        self.base.trim_end_matches(':')
+    }
+
     /// The first arguments of every script, in the order the Lua prelude reads them.
     pub(crate) fn layout(&self) -> [String; 6] {
         [
@@ -113,6 +184,17 @@ mod tests {
             keys.expiring(),
             keys.task("t"),
             keys.idempotency("k"),
+            keys.due(),
+            keys.leased(),
+            keys.holders(),
+            keys.rung(),
+            keys.slots("a"),
+            keys.slot_aliases(),
+            keys.waiting("a"),
+            keys.waiting_seq(),
+            keys.paused(),
+            keys.polled("t"),
+            keys.dead_letters(),
         ];
         for key in all.iter().chain(keys.layout().iter()) {
             assert!(key.starts_with("p-1:"), "{key}");

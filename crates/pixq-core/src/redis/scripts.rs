@@ -1,6 +1,10 @@
-//! Typed handles on the Lua scripts. Each script is its own `.lua` file, prefixed with
-//! `prelude.lua` (the key layout, index upkeep, pruning), and is called only through a method
-//! here that names its arguments and reads its reply.
+//! The Lua scripts, each its own `.lua` file, loaded once.
+//!
+//! The job scripts are prefixed with `prelude.lua` (the key layout, index upkeep, pruning) and
+//! called only through the methods here, which name their arguments and read their replies.
+//! The scripts that compare times are prefixed with `now.lua` (the server's clock) and called
+//! through the typed methods of the part of the store they serve (`schedule.rs`, `slots.rs`,
+//! …), each reading its reply in one place.
 
 use redis::Script;
 use redis::aio::ConnectionManager;
@@ -14,6 +18,12 @@ macro_rules! script {
     };
 }
 
+macro_rules! timed {
+    ($file:literal) => {
+        Script::new(concat!(include_str!("now.lua"), include_str!($file)))
+    };
+}
+
 /// The loaded scripts; cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub(super) struct Scripts {
@@ -21,6 +31,19 @@ pub(super) struct Scripts {
     commit: Script,
     list: Script,
     prune: Script,
+    pub(super) take_due: Script,
+    pub(super) renew_lease: Script,
+    pub(super) settle: Script,
+    pub(super) holder: Script,
+    pub(super) slot_acquire: Script,
+    pub(super) slot_renew: Script,
+    pub(super) slot_release: Script,
+    pub(super) slot_held: Script,
+    pub(super) slot_holders: Script,
+    pub(super) line_park: Script,
+    pub(super) pause: Script,
+    pub(super) pause_gate: Script,
+    pub(super) poll_gate: Script,
 }
 
 /// One record for `create.lua`.
@@ -88,6 +111,19 @@ impl Scripts {
             commit: script!("commit.lua"),
             list: script!("list.lua"),
             prune: script!("prune.lua"),
+            take_due: timed!("take_due.lua"),
+            renew_lease: timed!("renew_lease.lua"),
+            settle: Script::new(include_str!("settle.lua")),
+            holder: timed!("holder.lua"),
+            slot_acquire: timed!("slot_acquire.lua"),
+            slot_renew: timed!("slot_renew.lua"),
+            slot_release: timed!("slot_release.lua"),
+            slot_held: timed!("slot_held.lua"),
+            slot_holders: timed!("slot_holders.lua"),
+            line_park: Script::new(include_str!("line_park.lua")),
+            pause: timed!("pause.lua"),
+            pause_gate: timed!("pause_gate.lua"),
+            poll_gate: Script::new(include_str!("poll_gate.lua")),
         }
     }
 

@@ -3,14 +3,14 @@
 
 use pixq_core::job::{Action, BatchId, JobError, JobId};
 use pixq_core::state::{JobState, Transition};
-use pixq_core::store::{ListFilter, Outcome, Store};
+use pixq_core::store::{Jobs, ListFilter, Outcome, SharedStore};
 use serde_json::json;
 
 use crate::Backend;
 use crate::jobs::{apply_ok, extend_step, fresh_task, must_get, new_job, video};
 
 /// A job of a fresh batch, created and driven to `generating`.
-async fn generating_in_batch(store: &impl Store) -> (JobId, BatchId) {
+async fn generating_in_batch(store: &dyn Jobs) -> (JobId, BatchId) {
     let batch = BatchId::generate();
     let new = new_job()
         .in_batch(batch.clone())
@@ -21,7 +21,7 @@ async fn generating_in_batch(store: &impl Store) -> (JobId, BatchId) {
     (id, batch)
 }
 
-async fn finish_submit(store: &impl Store, id: &JobId) {
+async fn finish_submit(store: &dyn Jobs, id: &JobId) {
     apply_ok(
         store,
         Transition::begin_submit(id.clone(), "{}".into(), None),
@@ -30,7 +30,7 @@ async fn finish_submit(store: &impl Store, id: &JobId) {
     apply_ok(store, Transition::submitted(id.clone(), fresh_task(), None)).await;
 }
 
-pub async fn succeed_creates_the_next_step_in_place(store: &impl Store) {
+pub async fn succeed_creates_the_next_step_in_place(store: &dyn Jobs) {
     let (root, batch) = generating_in_batch(store).await;
     let parent = apply_ok(
         store,
@@ -82,14 +82,15 @@ pub async fn succeed_creates_the_next_step_in_place(store: &impl Store) {
     );
 }
 
-pub async fn concurrent_succeeds_create_the_next_step_once<S: Store + Clone + 'static>(store: &S) {
+pub async fn concurrent_succeeds_create_the_next_step_once(shared: &SharedStore) {
+    let store = shared.jobs();
     let (root, batch) = generating_in_batch(store).await;
     let racers: Vec<_> = (0..20)
         .map(|i| {
-            let (store, id) = (store.clone(), root.clone());
+            let (store, id) = (shared.clone(), root.clone());
             tokio::spawn(async move {
                 let t = Transition::succeed(id, video(100 + i), Some(extend_step(100 + i)));
-                store.apply(t).await
+                store.jobs().apply(t).await
             })
         })
         .collect();
@@ -124,7 +125,7 @@ pub async fn concurrent_succeeds_create_the_next_step_once<S: Store + Clone + 's
 /// A succeed whose next step already exists (its parent's success was written before)
 /// leaves that step as it is and lists it once.
 pub async fn succeed_keeps_an_existing_next_step(backend: &impl Backend) {
-    let store = backend.store();
+    let store = backend.store().jobs();
     let (root, _) = generating_in_batch(store).await;
     let parent = apply_ok(
         store,
@@ -164,7 +165,7 @@ pub async fn succeed_keeps_an_existing_next_step(backend: &impl Backend) {
 /// ones alone. (Through transitions alone an unfinished job never has children, since steps
 /// are created by a success; the parent is forced back to `generating` to set this up.)
 pub async fn cancel_cancels_unfinished_descendants(backend: &impl Backend) {
-    let store = backend.store();
+    let store = backend.store().jobs();
     let (root, _) = generating_in_batch(store).await;
     let s1 = JobId::for_step(&root, 1);
     let s2 = JobId::for_step(&root, 2);

@@ -1,11 +1,11 @@
 //! A task id belongs to at most one job.
 
 use pixq_core::state::{JobState, Transition, WaitingReason};
-use pixq_core::store::{Outcome, Store};
+use pixq_core::store::{Jobs, Outcome, SharedStore};
 
 use crate::jobs::{apply_ok, fresh_task, job_in, must_get};
 
-pub async fn task_id_belongs_to_the_first_claimer(store: &impl Store) {
+pub async fn task_id_belongs_to_the_first_claimer(store: &dyn Jobs) {
     let a = job_in(store, JobState::Submitting).await;
     let b = job_in(store, JobState::Submitting).await;
     let task = fresh_task();
@@ -46,7 +46,7 @@ pub async fn task_id_belongs_to_the_first_claimer(store: &impl Store) {
     );
 }
 
-pub async fn job_may_claim_its_own_task_again(store: &impl Store) {
+pub async fn job_may_claim_its_own_task_again(store: &dyn Jobs) {
     let job = job_in(store, JobState::Generating).await;
     let id = job.id.clone();
     let task = job.upstream.task_id.clone().expect("a task id");
@@ -68,7 +68,8 @@ pub async fn job_may_claim_its_own_task_again(store: &impl Store) {
     assert_eq!(store.job_for_task(&task).await.expect("lookup"), Some(id));
 }
 
-pub async fn concurrent_claims_of_one_task_apply_once<S: Store + Clone + 'static>(store: &S) {
+pub async fn concurrent_claims_of_one_task_apply_once(shared: &SharedStore) {
+    let store = shared.jobs();
     let mut jobs = Vec::new();
     for _ in 0..20 {
         jobs.push(job_in(store, JobState::Submitting).await);
@@ -77,8 +78,13 @@ pub async fn concurrent_claims_of_one_task_apply_once<S: Store + Clone + 'static
     let racers: Vec<_> = jobs
         .iter()
         .map(|job| {
-            let (store, id, task) = (store.clone(), job.id.clone(), task.clone());
-            tokio::spawn(async move { store.apply(Transition::submitted(id, task, None)).await })
+            let (store, id, task) = (shared.clone(), job.id.clone(), task.clone());
+            tokio::spawn(async move {
+                store
+                    .jobs()
+                    .apply(Transition::submitted(id, task, None))
+                    .await
+            })
         })
         .collect();
     let mut outcomes = Vec::new();

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use pixq_core::job::{BatchId, JobId};
 use pixq_core::state::{JobState, Transition};
-use pixq_core::store::{IdempotencyKey, ListFilter, Store, StoreError};
+use pixq_core::store::{IdempotencyKey, Jobs, ListFilter, SharedStore, StoreError};
 use serde_json::json;
 
 use crate::jobs::{apply_ok, must_get, new_job};
@@ -16,7 +16,7 @@ fn key(key: &str, fingerprint: &str) -> Option<IdempotencyKey> {
     })
 }
 
-pub async fn create_then_get_round_trips(store: &impl Store) {
+pub async fn create_then_get_round_trips(store: &dyn Jobs) {
     let batch = BatchId::generate();
     let new = new_job()
         .in_batch(batch.clone())
@@ -36,7 +36,7 @@ pub async fn create_then_get_round_trips(store: &impl Store) {
     assert_eq!(must_get(store, &id).await, created.job);
 }
 
-pub async fn unknown_job_is_none_and_not_found(store: &impl Store) {
+pub async fn unknown_job_is_none_and_not_found(store: &dyn Jobs) {
     let id = JobId::from("job_nobody");
     assert_eq!(store.get(&id).await.expect("get"), None);
     match store.apply(Transition::cancel(id.clone())).await {
@@ -49,7 +49,7 @@ pub async fn unknown_job_is_none_and_not_found(store: &impl Store) {
     );
 }
 
-pub async fn idempotency_key_replays_the_first_job_for_the_same_body(store: &impl Store) {
+pub async fn idempotency_key_replays_the_first_job_for_the_same_body(store: &dyn Jobs) {
     let first = store
         .create(new_job(), key("k-1", "body-a"))
         .await
@@ -85,7 +85,7 @@ pub async fn idempotency_key_replays_the_first_job_for_the_same_body(store: &imp
     assert_ne!(other.job.id, id);
 }
 
-pub async fn idempotency_key_conflicts_for_another_body(store: &impl Store) {
+pub async fn idempotency_key_conflicts_for_another_body(store: &dyn Jobs) {
     let first = store
         .create(new_job(), key("k-1", "body-a"))
         .await
@@ -102,11 +102,12 @@ pub async fn idempotency_key_conflicts_for_another_body(store: &impl Store) {
     assert_eq!(must_get(store, &first.job.id).await, first.job);
 }
 
-pub async fn concurrent_creates_under_one_key_make_one_job<S: Store + Clone + 'static>(store: &S) {
+pub async fn concurrent_creates_under_one_key_make_one_job(shared: &SharedStore) {
+    let store = shared.jobs();
     let racers: Vec<_> = (0..20)
         .map(|_| {
-            let store = store.clone();
-            tokio::spawn(async move { store.create(new_job(), key("k-race", "body")).await })
+            let store = shared.clone();
+            tokio::spawn(async move { store.jobs().create(new_job(), key("k-race", "body")).await })
         })
         .collect();
     let mut fresh = 0;
@@ -125,7 +126,7 @@ pub async fn concurrent_creates_under_one_key_make_one_job<S: Store + Clone + 's
     assert_eq!(page.jobs.len(), 1);
 }
 
-pub async fn duplicate_id_is_refused_and_leaves_the_first(store: &impl Store) {
+pub async fn duplicate_id_is_refused_and_leaves_the_first(store: &dyn Jobs) {
     let new = new_job().with_metadata(json!({"n": 1}));
     let first = store.create(new.clone(), None).await.expect("create");
     let again = new.with_metadata(json!({"n": 2}));
@@ -136,7 +137,7 @@ pub async fn duplicate_id_is_refused_and_leaves_the_first(store: &impl Store) {
     assert_eq!(must_get(store, &first.job.id).await, first.job);
 }
 
-pub async fn duplicate_id_does_not_take_the_idempotency_key(store: &impl Store) {
+pub async fn duplicate_id_does_not_take_the_idempotency_key(store: &dyn Jobs) {
     let existing = store.create(new_job(), None).await.expect("create").job;
     let mut clash = new_job();
     clash.id = existing.id.clone();
@@ -152,7 +153,7 @@ pub async fn duplicate_id_does_not_take_the_idempotency_key(store: &impl Store) 
     assert_ne!(later.job.id, existing.id);
 }
 
-pub async fn batch_is_created_whole(store: &impl Store) {
+pub async fn batch_is_created_whole(store: &dyn Jobs) {
     let batch = BatchId::generate();
     let news: Vec<_> = (0..5)
         .map(|i| new_job().in_batch(batch.clone()).with_metadata(json!(i)))
@@ -176,7 +177,7 @@ pub async fn batch_is_created_whole(store: &impl Store) {
     );
 }
 
-pub async fn batch_with_an_existing_id_creates_nothing(store: &impl Store) {
+pub async fn batch_with_an_existing_id_creates_nothing(store: &dyn Jobs) {
     let existing = store.create(new_job(), None).await.expect("create").job;
     let mut clash = new_job();
     clash.id = existing.id.clone();
@@ -193,7 +194,7 @@ pub async fn batch_with_an_existing_id_creates_nothing(store: &impl Store) {
 
 /// Regression: two entries with one id in the same batch were both "created" (the second
 /// overwrote the first) and the call answered success for a job that was written twice.
-pub async fn batch_repeating_an_id_creates_nothing(store: &impl Store) {
+pub async fn batch_repeating_an_id_creates_nothing(store: &dyn Jobs) {
     let first = new_job().with_metadata(json!("first"));
     let repeat = first.clone().with_metadata(json!("second"));
     let other = new_job();

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use pixq_core::job::JobId;
 use pixq_core::state::{JobState, Transition, TransitionKind};
-use pixq_core::store::{IdempotencyKey, ListFilter, Store, StoreError};
+use pixq_core::store::{IdempotencyKey, Jobs, ListFilter, StoreError};
 
 use crate::Backend;
 use crate::jobs::{apply_ok, fresh_task, job_in, must_get, new_job, transition_of};
@@ -12,7 +12,7 @@ use crate::jobs::{apply_ok, fresh_task, job_in, must_get, new_job, transition_of
 const RETENTION: Duration = Duration::from_secs(1);
 
 /// Polls until `id` is gone, for at most `limit`.
-async fn gone_within(store: &impl Store, id: &JobId, limit: Duration) -> bool {
+async fn gone_within(store: &dyn Jobs, id: &JobId, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if store.get(id).await.expect("get").is_none() {
@@ -24,7 +24,8 @@ async fn gone_within(store: &impl Store, id: &JobId, limit: Duration) -> bool {
 }
 
 pub async fn finished_job_expires_after_retention(backend: &impl Backend) {
-    let store = backend.with_retention(RETENTION);
+    let shared = backend.with_retention(RETENTION);
+    let store = shared.jobs();
     let key = IdempotencyKey {
         key: "k-expiring".into(),
         fingerprint: "body".into(),
@@ -36,21 +37,21 @@ pub async fn finished_job_expires_after_retention(backend: &impl Backend) {
         .job;
     let task = fresh_task();
     apply_ok(
-        &store,
+        store,
         Transition::begin_submit(done.id.clone(), "{}".into(), None),
     )
     .await;
     apply_ok(
-        &store,
+        store,
         Transition::submitted(done.id.clone(), task.clone(), None),
     )
     .await;
-    let done = apply_ok(&store, Transition::cancel(done.id.clone())).await;
+    let done = apply_ok(store, Transition::cancel(done.id.clone())).await;
 
-    let unfinished = job_in(&store, JobState::Generating).await;
+    let unfinished = job_in(store, JobState::Generating).await;
     // Failed, then retried: unfinished again, so it must not expire.
-    let retried = job_in(&store, JobState::Failed).await;
-    apply_ok(&store, transition_of(TransitionKind::Retry, &retried.id)).await;
+    let retried = job_in(store, JobState::Failed).await;
+    apply_ok(store, transition_of(TransitionKind::Retry, &retried.id)).await;
 
     assert!(
         !backend.leftovers(&done).await.is_empty(),
@@ -59,7 +60,7 @@ pub async fn finished_job_expires_after_retention(backend: &impl Backend) {
 
     let started = Instant::now();
     assert!(
-        gone_within(&store, &done.id, RETENTION * 5).await,
+        gone_within(store, &done.id, RETENTION * 5).await,
         "a finished job expires after retention"
     );
     assert!(started.elapsed() >= RETENTION / 2, "not before its time");
@@ -87,14 +88,14 @@ pub async fn finished_job_expires_after_retention(backend: &impl Backend) {
     assert!(!fresh.replayed, "the expired job's key no longer replays");
 
     assert_eq!(
-        must_get(&store, &unfinished.id).await.state,
+        must_get(store, &unfinished.id).await.state,
         JobState::Generating
     );
-    assert_eq!(must_get(&store, &retried.id).await.state, JobState::Queued);
+    assert_eq!(must_get(store, &retried.id).await.state, JobState::Queued);
 }
 
 pub async fn corrupt_record_is_reported_not_panicked(backend: &impl Backend) {
-    let store = backend.store();
+    let store = backend.store().jobs();
     let job = store.create(new_job(), None).await.expect("create").job;
     backend.write_raw(&job.id, "{\"id\": \"half a record").await;
 

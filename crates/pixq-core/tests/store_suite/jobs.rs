@@ -2,7 +2,7 @@
 
 use pixq_core::job::{Action, Job, JobError, JobId, JobResult, NewJob, NextStep};
 use pixq_core::state::{JobState, Transition, TransitionKind, WaitingReason};
-use pixq_core::store::{Outcome, Store};
+use pixq_core::store::{Jobs, Outcome};
 use serde_json::json;
 
 /// A first step with a fresh id.
@@ -62,7 +62,7 @@ pub fn transition_of(kind: TransitionKind, id: &JobId) -> Transition {
 }
 
 /// Applies `t`, which must apply.
-pub async fn apply_ok(store: &impl Store, t: Transition) -> Job {
+pub async fn apply_ok(store: &dyn Jobs, t: Transition) -> Job {
     let what = format!("{:?} of {}", t.kind(), t.job_id());
     match store.apply(t).await.expect("apply") {
         Outcome::Applied(job) => job,
@@ -71,7 +71,7 @@ pub async fn apply_ok(store: &impl Store, t: Transition) -> Job {
 }
 
 /// The record, which must exist.
-pub async fn must_get(store: &impl Store, id: &JobId) -> Job {
+pub async fn must_get(store: &dyn Jobs, id: &JobId) -> Job {
     store
         .get(id)
         .await
@@ -82,7 +82,7 @@ pub async fn must_get(store: &impl Store, id: &JobId) -> Job {
 /// A new job driven into `state` through ordinary transitions. Every state but `submitting`
 /// is reached with a task id on record, so that `resume_generating` from `queued` applies
 /// (queued: failed with a task, then retried).
-pub async fn job_in(store: &impl Store, state: JobState) -> Job {
+pub async fn job_in(store: &dyn Jobs, state: JobState) -> Job {
     let job = store.create(new_job(), None).await.expect("create").job;
     let id = job.id.clone();
     let kinds: &[TransitionKind] = match state {

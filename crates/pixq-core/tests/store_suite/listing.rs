@@ -6,12 +6,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use pixq_core::job::{BatchId, Job, JobId};
 use pixq_core::state::{JobState, Transition};
-use pixq_core::store::{Cursor, ListFilter, Store, StoreError};
+use pixq_core::store::{Cursor, Jobs, ListFilter, StoreError};
 
 use crate::jobs::{apply_ok, job_in, new_job};
 
 /// Every page of a listing, following cursors; checks each page keeps to `limit`.
-async fn every_page(store: &impl Store, filter: &ListFilter, limit: usize) -> Vec<Job> {
+async fn every_page(store: &dyn Jobs, filter: &ListFilter, limit: usize) -> Vec<Job> {
     let mut out = Vec::new();
     let mut cursor: Option<Cursor> = None;
     for _ in 0..1000 {
@@ -34,7 +34,7 @@ fn ids(jobs: &[Job]) -> Vec<JobId> {
 }
 
 /// Creates `n` jobs one after another; answers their ids, oldest first.
-async fn create_in_order(store: &impl Store, n: usize) -> Vec<JobId> {
+async fn create_in_order(store: &dyn Jobs, n: usize) -> Vec<JobId> {
     let mut out = Vec::new();
     for _ in 0..n {
         out.push(store.create(new_job(), None).await.expect("create").job.id);
@@ -42,7 +42,7 @@ async fn create_in_order(store: &impl Store, n: usize) -> Vec<JobId> {
     out
 }
 
-pub async fn list_pages_newest_first_and_covers_every_job_once(store: &impl Store) {
+pub async fn list_pages_newest_first_and_covers_every_job_once(store: &dyn Jobs) {
     let created = create_in_order(store, 120).await;
     let newest_first: Vec<_> = created.iter().rev().cloned().collect();
 
@@ -60,7 +60,7 @@ pub async fn list_pages_newest_first_and_covers_every_job_once(store: &impl Stor
     assert_eq!((whole.jobs.len(), whole.next_cursor), (120, None));
 }
 
-pub async fn list_filters_by_state(store: &impl Store) {
+pub async fn list_filters_by_state(store: &dyn Jobs) {
     let created = create_in_order(store, 30).await;
     let mut submitting = Vec::new();
     for id in created.iter().step_by(3) {
@@ -90,7 +90,7 @@ pub async fn list_filters_by_state(store: &impl Store) {
     );
 }
 
-pub async fn list_filters_by_batch_and_state(store: &impl Store) {
+pub async fn list_filters_by_batch_and_state(store: &dyn Jobs) {
     let batch = BatchId::generate();
     let other = BatchId::generate();
     let mine = store
@@ -132,7 +132,7 @@ pub async fn list_filters_by_batch_and_state(store: &impl Store) {
     assert!(every_page(store, &unknown, 5).await.is_empty());
 }
 
-pub async fn list_rejects_a_garbage_cursor(store: &impl Store) {
+pub async fn list_rejects_a_garbage_cursor(store: &dyn Jobs) {
     create_in_order(store, 3).await;
     for text in [
         "",
@@ -159,7 +159,7 @@ async fn after(t: DateTime<Utc>) {
     }
 }
 
-pub async fn unfinished_older_than_finds_quiet_unfinished_jobs_only(store: &impl Store) {
+pub async fn unfinished_older_than_finds_quiet_unfinished_jobs_only(store: &dyn Jobs) {
     // Finished first, so that they would be the oldest entries if they were still counted.
     for state in [JobState::Succeeded, JobState::Failed, JobState::Cancelled] {
         job_in(store, state).await;

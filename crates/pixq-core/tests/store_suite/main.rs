@@ -1,19 +1,26 @@
-//! The `Store` conformance suite: every promise of `pixq_core::store`, checked against a real
-//! backend.
+//! The conformance suite of the store seam: every promise of `pixq_core::store` and of the
+//! parts behind it (jobs, schedule, slots, wait line, pauses, poll gate, dead letters),
+//! checked against each real backend: Redis and SQLite.
 //!
-//! Each check is a generic function over [`Store`] (or over [`Backend`] when it must reach
-//! under the trait, e.g. to damage a record), so the SQLite backend runs the very same
-//! functions: implement [`Backend`] for it and list it in a [`conformance!`] block like the
-//! Redis one below. Every test gets a fresh backend (for Redis: its own key prefix) and
-//! removes it at the end, pass or fail.
+//! Each check is a generic function over a part's trait (`&dyn Jobs`, or the `SharedStore` for
+//! the other parts), or over [`Backend`] when it must reach under the store, e.g. to damage a
+//! record. The [`conformance!`] block instantiates every check once per backend, so a
+//! behaviour that differs between the backends fails here. Every test gets a fresh backend
+//! (for Redis: its own key prefix; for SQLite: its own data dir) and removes it at the end,
+//! pass or fail.
 
 mod chains;
 mod claims;
 mod creation;
+mod dead_letters;
 mod expiry;
 mod jobs;
+mod limits;
 mod listing;
+mod poll_gate;
 mod redis_backend;
+mod schedule;
+mod sqlite_backend;
 mod transitions;
 
 use std::future::Future;
@@ -22,14 +29,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pixq_core::job::{Job, JobId};
-use pixq_core::store::Store;
+use pixq_core::store::SharedStore;
 
-/// What the suite needs from a backend besides the [`Store`] trait: a fresh, isolated store,
-/// and a few ways to reach under it that no store call offers.
+/// What the suite needs from a backend besides the store: a fresh, isolated store, and a few
+/// ways to reach under it that no store call offers.
 pub trait Backend: Send + Sync + Sized + 'static {
-    /// The store under test.
-    type Store: Store + Clone + 'static;
-
     /// A fresh backend that shares no data with any other.
     fn setup() -> impl Future<Output = Self> + Send;
 
@@ -37,10 +41,10 @@ pub trait Backend: Send + Sync + Sized + 'static {
     fn teardown(&self) -> impl Future<Output = ()> + Send;
 
     /// The store under test, with a long retention.
-    fn store(&self) -> &Self::Store;
+    fn store(&self) -> &SharedStore;
 
-    /// Another store over the same data whose finished jobs expire after `retention`.
-    fn with_retention(&self, retention: Duration) -> Self::Store;
+    /// The same data through a store whose finished jobs expire after `retention`.
+    fn with_retention(&self, retention: Duration) -> SharedStore;
 
     /// Overwrites `job`'s record as given, bypassing the state machine: sets up situations no
     /// sequence of transitions reaches. Indexes need not follow.
@@ -49,12 +53,20 @@ pub trait Backend: Send + Sync + Sized + 'static {
     /// Replaces the stored record of `id` with `text`, as a hand edit would.
     fn write_raw(&self, id: &JobId, text: &str) -> impl Future<Output = ()> + Send;
 
-    /// Sweeps jobs whose retention has passed out of every index; answers how many.
-    fn sweep_expired(&self) -> impl Future<Output = usize> + Send;
-
-    /// Where anything of `job` is still stored (its record, an index entry), by name; empty
-    /// once it is entirely gone.
+    /// Where anything of `job` is still stored (its record, an index entry, a claim), by
+    /// name; empty once it is entirely gone.
     fn leftovers(&self, job: &Job) -> impl Future<Output = Vec<String>> + Send;
+
+    /// Sweeps jobs whose retention has passed; answers how many.
+    fn sweep_expired(&self) -> impl Future<Output = usize> + Send {
+        async {
+            self.store()
+                .jobs()
+                .prune_expired(10_000)
+                .await
+                .expect("prune_expired")
+        }
+    }
 }
 
 /// Runs `check` against a fresh `B`, then tears it down even when the check panicked.
@@ -75,14 +87,26 @@ where
     }
 }
 
-/// Instantiates the suite for one backend type: `store:` checks take `&B::Store`, `backend:`
-/// checks take `&B`. Each becomes a `#[tokio::test]` named after the check.
+/// Instantiates the suite for one backend type: `jobs:` checks take `&dyn Jobs`, `store:`
+/// checks take the `&SharedStore` (they may spawn tasks with clones), `backend:` checks take
+/// `&B`. Each becomes a `#[tokio::test]`
+/// named after the check.
 macro_rules! conformance {
     (
         $backend:ty;
+        jobs: [$($jmod:ident::$jcheck:ident),* $(,)?];
         store: [$($smod:ident::$scheck:ident),* $(,)?];
         backend: [$($bmod:ident::$bcheck:ident),* $(,)?] $(;)?
     ) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $jcheck() {
+                $crate::run::<$backend, _, _>(|b| async move {
+                    $crate::$jmod::$jcheck(b.store().jobs()).await
+                })
+                .await;
+            }
+        )*
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $scheck() {
@@ -104,45 +128,77 @@ macro_rules! conformance {
     };
 }
 
+/// Every check, instantiated for one backend.
+macro_rules! suite {
+    ($backend:ty) => {
+        conformance! {
+            $backend;
+            jobs: [
+                creation::create_then_get_round_trips,
+                creation::unknown_job_is_none_and_not_found,
+                creation::idempotency_key_replays_the_first_job_for_the_same_body,
+                creation::idempotency_key_conflicts_for_another_body,
+                creation::duplicate_id_is_refused_and_leaves_the_first,
+                creation::duplicate_id_does_not_take_the_idempotency_key,
+                creation::batch_is_created_whole,
+                creation::batch_with_an_existing_id_creates_nothing,
+                creation::batch_repeating_an_id_creates_nothing,
+                transitions::a_task_created_for_a_job_cancelled_mid_submit_is_recorded_once,
+                transitions::each_transition_applies_only_from_its_states,
+                transitions::resume_needs_a_task_id,
+                transitions::second_succeed_is_stale,
+                transitions::late_succeed_after_cancel_is_stale_and_kept_as_late_result,
+                claims::task_id_belongs_to_the_first_claimer,
+                claims::job_may_claim_its_own_task_again,
+                chains::succeed_creates_the_next_step_in_place,
+                listing::list_pages_newest_first_and_covers_every_job_once,
+                listing::list_filters_by_state,
+                listing::list_filters_by_batch_and_state,
+                listing::list_rejects_a_garbage_cursor,
+                listing::unfinished_older_than_finds_quiet_unfinished_jobs_only,
+            ];
+            store: [
+                creation::concurrent_creates_under_one_key_make_one_job,
+                transitions::concurrent_begin_submits_apply_once,
+                transitions::concurrent_succeed_and_cancel_apply_once,
+                claims::concurrent_claims_of_one_task_apply_once,
+                chains::concurrent_succeeds_create_the_next_step_once,
+                schedule::due_jobs_come_out_longest_due_first_once_and_ringing_keeps_the_earlier_time,
+                schedule::racing_takers_never_lease_the_same_job,
+                schedule::a_lease_has_one_holder_until_settled_or_run_out,
+                schedule::a_job_rung_while_leased_is_looked_at_again_after_the_lease,
+                schedule::settling_books_the_next_look_or_none,
+                schedule::a_leased_job_is_tracked_and_an_unbooked_one_is_not,
+                limits::fifty_concurrent_acquirers_get_exactly_five_slots,
+                limits::never_more_than_max_hold_at_once_under_churn,
+                limits::acquiring_again_only_renews_the_slot_a_job_holds,
+                limits::an_expired_holder_frees_its_slot_and_cannot_renew_or_release_it,
+                limits::release_frees_the_slot_once,
+                limits::a_pause_round_trips_and_keeps_its_start,
+                limits::after_until_exactly_one_job_probes,
+                limits::the_wait_line_keeps_arrival_order_and_first_places,
+                limits::concurrent_parkers_each_get_one_place,
+                poll_gate::a_task_is_polled_at_most_once_a_window,
+                dead_letters::dead_letters_keep_the_payload_and_the_reason,
+            ];
+            backend: [
+                chains::succeed_keeps_an_existing_next_step,
+                chains::cancel_cancels_unfinished_descendants,
+                expiry::finished_job_expires_after_retention,
+                expiry::corrupt_record_is_reported_not_panicked,
+            ];
+        }
+    };
+}
+
 mod redis {
     use crate::Backend as _;
 
-    conformance! {
-        crate::redis_backend::RedisBackend;
-        store: [
-            creation::create_then_get_round_trips,
-            creation::unknown_job_is_none_and_not_found,
-            creation::idempotency_key_replays_the_first_job_for_the_same_body,
-            creation::idempotency_key_conflicts_for_another_body,
-            creation::concurrent_creates_under_one_key_make_one_job,
-            creation::duplicate_id_is_refused_and_leaves_the_first,
-            creation::duplicate_id_does_not_take_the_idempotency_key,
-            creation::batch_is_created_whole,
-            creation::batch_with_an_existing_id_creates_nothing,
-            creation::batch_repeating_an_id_creates_nothing,
-            transitions::a_task_created_for_a_job_cancelled_mid_submit_is_recorded_once,
-            transitions::each_transition_applies_only_from_its_states,
-            transitions::resume_needs_a_task_id,
-            transitions::second_succeed_is_stale,
-            transitions::late_succeed_after_cancel_is_stale_and_kept_as_late_result,
-            transitions::concurrent_begin_submits_apply_once,
-            transitions::concurrent_succeed_and_cancel_apply_once,
-            claims::task_id_belongs_to_the_first_claimer,
-            claims::job_may_claim_its_own_task_again,
-            claims::concurrent_claims_of_one_task_apply_once,
-            chains::succeed_creates_the_next_step_in_place,
-            chains::concurrent_succeeds_create_the_next_step_once,
-            listing::list_pages_newest_first_and_covers_every_job_once,
-            listing::list_filters_by_state,
-            listing::list_filters_by_batch_and_state,
-            listing::list_rejects_a_garbage_cursor,
-            listing::unfinished_older_than_finds_quiet_unfinished_jobs_only,
-        ];
-        backend: [
-            chains::succeed_keeps_an_existing_next_step,
-            chains::cancel_cancels_unfinished_descendants,
-            expiry::finished_job_expires_after_retention,
-            expiry::corrupt_record_is_reported_not_panicked,
-        ];
-    }
+    suite!(crate::redis_backend::RedisBackend);
+}
+
+mod sqlite {
+    use crate::Backend as _;
+
+    suite!(crate::sqlite_backend::SqliteBackend);
 }

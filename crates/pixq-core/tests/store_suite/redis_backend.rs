@@ -1,13 +1,16 @@
 //! [`RedisBackend`]: the suite against the real Redis (`PIXQ_TEST_REDIS_URL`, by default
-//! `redis://127.0.0.1:6379`), each test under its own `pixq-test-<uuid>` prefix.
+//! `redis://127.0.0.1:6379`), each test under its own `pixq-test-store-<uuid>` prefix.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use pixq_core::job::{Job, JobId};
 use pixq_core::redis::RedisStore;
 use pixq_core::state::JobState;
+use pixq_core::store::SharedStore;
+use pixq_testkit::redis::TestPrefix;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
+use redis::aio::MultiplexedConnection;
 
 use crate::Backend;
 
@@ -15,68 +18,44 @@ use crate::Backend;
 const RETENTION: Duration = Duration::from_secs(3600);
 
 pub struct RedisBackend {
-    conn: ConnectionManager,
-    prefix: String,
-    store: RedisStore,
+    prefix: TestPrefix,
+    conn: MultiplexedConnection,
+    redis: RedisStore,
+    store: SharedStore,
 }
 
 impl RedisBackend {
     /// The record key, as `keys.rs` lays it out.
     fn job_key(&self, id: &JobId) -> String {
-        format!("{}:job:{id}", self.prefix)
+        format!("{}:job:{id}", self.prefix.name())
     }
 }
 
 impl Backend for RedisBackend {
-    type Store = RedisStore;
-
     async fn setup() -> Self {
-        let url = std::env::var("PIXQ_TEST_REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let client = redis::Client::open(url.as_str()).expect("a valid Redis URL");
-        let conn = client
-            .get_connection_manager()
+        let prefix = TestPrefix::new("store");
+        let conn = prefix.connection().await;
+        let redis = RedisStore::connect(&pixq_testkit::redis::url(), prefix.name(), RETENTION)
             .await
-            .unwrap_or_else(|e| panic!("Redis at {url} must be up for the store suite: {e}"));
-        let prefix = format!("pixq-test-{}", uuid::Uuid::new_v4().simple());
-        let store = RedisStore::new(conn.clone(), &prefix, RETENTION);
+            .expect("Redis must be up for the store suite");
         RedisBackend {
+            store: Arc::new(redis.clone()),
+            redis,
             conn,
             prefix,
-            store,
         }
     }
 
     async fn teardown(&self) {
-        let mut conn = self.conn.clone();
-        let pattern = format!("{}:*", self.prefix);
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .expect("SCAN");
-            if !keys.is_empty() {
-                let _: () = conn.del(&keys).await.expect("DEL");
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
+        self.prefix.clean();
     }
 
-    fn store(&self) -> &RedisStore {
+    fn store(&self) -> &SharedStore {
         &self.store
     }
 
-    fn with_retention(&self, retention: Duration) -> RedisStore {
-        RedisStore::new(self.conn.clone(), &self.prefix, retention)
+    fn with_retention(&self, retention: Duration) -> SharedStore {
+        Arc::new(self.redis.with_retention(retention))
     }
 
     async fn force(&self, job: &Job) {
@@ -109,7 +88,7 @@ impl Backend for RedisBackend {
 
     async fn leftovers(&self, job: &Job) -> Vec<String> {
         let mut conn = self.conn.clone();
-        let p = &self.prefix;
+        let p = self.prefix.name();
         let mut indexes = vec![format!("{p}:jobs"), format!("{p}:unfinished")];
         indexes.extend(JobState::ALL.map(|s| format!("{p}:state:{s}")));
         indexes.extend(job.batch_id.iter().map(|b| format!("{p}:batch:{b}")));
@@ -132,23 +111,16 @@ impl Backend for RedisBackend {
         }
         out
     }
-
-    async fn sweep_expired(&self) -> usize {
-        self.store
-            .prune_expired(10_000)
-            .await
-            .expect("prune_expired")
-    }
 }
 
 /// Regression: a hand-edited `version` that is not a number answered a Redis type error
 /// ("check that Redis is up") instead of saying the record is corrupt.
 #[tokio::test]
 async fn record_with_a_garbage_version_is_corrupt() {
-    use pixq_core::store::{Store, StoreError};
+    use pixq_core::store::StoreError;
 
     crate::run::<RedisBackend, _, _>(|backend| async move {
-        let store = backend.store();
+        let store = backend.store().jobs();
         let job = store
             .create(crate::jobs::new_job(), None)
             .await

@@ -3,11 +3,11 @@
 
 use pixq_core::job::JobError;
 use pixq_core::state::{JobState, Transition, TransitionKind};
-use pixq_core::store::{Outcome, Store};
+use pixq_core::store::{Jobs, Outcome, SharedStore};
 
 use crate::jobs::{apply_ok, extend_step, job_in, must_get, new_job, transition_of, video};
 
-pub async fn each_transition_applies_only_from_its_states(store: &impl Store) {
+pub async fn each_transition_applies_only_from_its_states(store: &dyn Jobs) {
     for kind in TransitionKind::ALL {
         for state in JobState::ALL {
             let before = job_in(store, state).await;
@@ -43,7 +43,7 @@ pub async fn each_transition_applies_only_from_its_states(store: &impl Store) {
     }
 }
 
-pub async fn resume_needs_a_task_id(store: &impl Store) {
+pub async fn resume_needs_a_task_id(store: &dyn Jobs) {
     let job = store.create(new_job(), None).await.expect("create").job;
     match store
         .apply(Transition::resume_generating(job.id.clone()))
@@ -56,7 +56,7 @@ pub async fn resume_needs_a_task_id(store: &impl Store) {
     assert_eq!(must_get(store, &job.id).await, job);
 }
 
-pub async fn second_succeed_is_stale(store: &impl Store) {
+pub async fn second_succeed_is_stale(store: &dyn Jobs) {
     let job = job_in(store, JobState::Generating).await;
     let done = apply_ok(store, Transition::succeed(job.id.clone(), video(1), None)).await;
     assert_eq!(done.result, Some(video(1)));
@@ -72,7 +72,7 @@ pub async fn second_succeed_is_stale(store: &impl Store) {
     assert_eq!(must_get(store, &job.id).await.result, Some(video(1)));
 }
 
-pub async fn late_succeed_after_cancel_is_stale_and_kept_as_late_result(store: &impl Store) {
+pub async fn late_succeed_after_cancel_is_stale_and_kept_as_late_result(store: &dyn Jobs) {
     let job = job_in(store, JobState::Generating).await;
     let cancelled = apply_ok(store, Transition::cancel(job.id.clone())).await;
     assert_eq!(cancelled.state, JobState::Cancelled);
@@ -95,14 +95,15 @@ pub async fn late_succeed_after_cancel_is_stale_and_kept_as_late_result(store: &
     assert!(kept.children.is_empty(), "a late result creates no step");
 }
 
-pub async fn concurrent_begin_submits_apply_once<S: Store + Clone + 'static>(store: &S) {
+pub async fn concurrent_begin_submits_apply_once(shared: &SharedStore) {
+    let store = shared.jobs();
     let job = store.create(new_job(), None).await.expect("create").job;
     let racers: Vec<_> = (0..20)
         .map(|i| {
-            let (store, id) = (store.clone(), job.id.clone());
+            let (store, id) = (shared.clone(), job.id.clone());
             tokio::spawn(async move {
                 let t = Transition::begin_submit(id, format!("request {i}"), None);
-                store.apply(t).await
+                store.jobs().apply(t).await
             })
         })
         .collect();
@@ -125,18 +126,19 @@ pub async fn concurrent_begin_submits_apply_once<S: Store + Clone + 'static>(sto
     assert_eq!(&must_get(store, &job.id).await, winner);
 }
 
-pub async fn concurrent_succeed_and_cancel_apply_once<S: Store + Clone + 'static>(store: &S) {
+pub async fn concurrent_succeed_and_cancel_apply_once(shared: &SharedStore) {
+    let store = shared.jobs();
     let job = job_in(store, JobState::Generating).await;
     let racers: Vec<_> = (0..20)
         .map(|i| {
-            let (store, id) = (store.clone(), job.id.clone());
+            let (store, id) = (shared.clone(), job.id.clone());
             tokio::spawn(async move {
                 let t = if i % 2 == 0 {
                     Transition::succeed(id, video(i), Some(extend_step(i)))
                 } else {
                     Transition::cancel(id)
                 };
-                store.apply(t).await
+                store.jobs().apply(t).await
             })
         })
         .collect();
@@ -172,7 +174,7 @@ pub async fn concurrent_succeed_and_cancel_apply_once<S: Store + Clone + 'static
     }
 }
 
-pub async fn a_task_created_for_a_job_cancelled_mid_submit_is_recorded_once(store: &impl Store) {
+pub async fn a_task_created_for_a_job_cancelled_mid_submit_is_recorded_once(store: &dyn Jobs) {
     let job = job_in(store, JobState::Submitting).await;
     let cancelled = apply_ok(store, Transition::cancel(job.id.clone())).await;
     assert_eq!(cancelled.upstream.task_id, None);

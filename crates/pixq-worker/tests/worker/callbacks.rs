@@ -6,15 +6,18 @@ use pixverse::Url;
 use pixverse_sim::{CallbackMode, Fault};
 use serde_json::json;
 
-use crate::support::{setup_with, sim_config};
+use crate::support::{Backend, both, setup_with, sim_config};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn submits_carry_a_callback_url_per_job_and_polling_finishes_without_callbacks() {
+both!(submits_carry_a_callback_url_per_job_and_polling_finishes_without_callbacks);
+
+async fn submits_carry_a_callback_url_per_job_and_polling_finishes_without_callbacks(
+    backend: Backend,
+) {
     let sim = sim_config()
         .with_callbacks(CallbackMode::Drop)
         .with_fault(Fault::DropAfterSubmit, 0.3);
     let public = Url::parse("http://127.0.0.1:9/pixq/").unwrap();
-    let b = setup_with(sim, |c| c.public_url = Some(public.clone())).await;
+    let b = setup_with(backend, sim, |c| c.public_url = Some(public.clone())).await;
     let mut roots = Vec::new();
     for _ in 0..6 {
         // The same request for every job: only the callback URL tells their tasks apart.

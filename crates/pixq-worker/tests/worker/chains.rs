@@ -6,11 +6,14 @@ use pixq_core::job::JobId;
 use pixq_core::state::JobState;
 use serde_json::{Value, json};
 
-use crate::support::{ledger_task_ids, setup};
+use pixq_testkit::sim::ledger_task_ids;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn thirty_chains_of_three_steps_pay_once_per_step_and_extend_their_parents() {
-    let b = setup().await;
+use crate::support::{Backend, both, setup};
+
+both!(thirty_chains_of_three_steps_pay_once_per_step_and_extend_their_parents);
+
+async fn thirty_chains_of_three_steps_pay_once_per_step_and_extend_their_parents(backend: Backend) {
+    let b = setup(backend).await;
     let mut roots = Vec::new();
     for i in 0..30 {
         let body = json!({
@@ -54,7 +57,7 @@ async fn thirty_chains_of_three_steps_pay_once_per_step_and_extend_their_parents
             assert_eq!(job.attempts, 0);
         }
     }
-    let stats = b.stats().await;
+    let stats = b.admin.stats().await;
     let polls = stats["requests"]["tasks"]
         .as_object()
         .expect("polls were made");

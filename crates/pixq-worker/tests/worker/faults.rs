@@ -4,20 +4,26 @@
 use std::collections::HashSet;
 
 use pixq_core::state::{JobState, Transition};
-use pixq_core::store::Store;
+use pixq_testkit::sim::ledger_task_ids;
 use pixverse_sim::Fault;
 use serde_json::json;
 
-use crate::support::{ledger_task_ids, setup_many, setup_with, sim_config};
+use crate::support::{Backend, both, setup_many, setup_with, sim_config};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn lost_submit_answers_are_found_again_and_paid_once() {
+both!(
+    lost_submit_answers_are_found_again_and_paid_once,
+    moderation_fails_jobs_at_once_without_retrying,
+    a_task_slower_than_give_up_after_fails_with_poll_timeout_and_a_retry_resumes_it,
+    retryable_failures_back_off_and_stop_at_max_attempts,
+);
+
+async fn lost_submit_answers_are_found_again_and_paid_once(backend: Backend) {
     let sim = sim_config()
         .with_fault(Fault::DropAfterSubmit, 0.2)
         .with_fault(Fault::NotJson, 0.2)
         .with_fault(Fault::Timeout, 0.2);
     // Two worker processes on one queue: the leases and the claims work across processes.
-    let b = setup_many(sim, 2, |_| {}).await;
+    let b = setup_many(backend, sim, 2, |_| {}).await;
     let mut roots = Vec::new();
     for i in 0..12 {
         let body = json!({"prompt": format!("a paper boat, take {i}"), "extend": [{"prompt": "it sails"}]});
@@ -38,7 +44,7 @@ async fn lost_submit_answers_are_found_again_and_paid_once() {
     for job in &jobs {
         assert_eq!(job.state, JobState::Succeeded, "{job:?}");
         let task = job.upstream.task_id.clone().expect("a task id");
-        let holder = b.store.job_for_task(&task).await.unwrap();
+        let holder = b.store.jobs().job_for_task(&task).await.unwrap();
         assert_eq!(
             holder.as_ref(),
             Some(&job.id),
@@ -51,7 +57,7 @@ async fn lost_submit_answers_are_found_again_and_paid_once() {
         "every task in the ledger is claimed by exactly one job"
     );
 
-    let stats = b.stats().await;
+    let stats = b.admin.stats().await;
     let videos = &stats["requests"]["videos"];
     assert!(
         videos
@@ -62,9 +68,13 @@ async fn lost_submit_answers_are_found_again_and_paid_once() {
     b.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn moderation_fails_jobs_at_once_without_retrying() {
-    let b = setup_with(sim_config().with_fault(Fault::Moderation, 1.0), |_| {}).await;
+async fn moderation_fails_jobs_at_once_without_retrying(backend: Backend) {
+    let b = setup_with(
+        backend,
+        sim_config().with_fault(Fault::Moderation, 1.0),
+        |_| {},
+    )
+    .await;
     let mut ids = Vec::new();
     for i in 0..5 {
         let body =
@@ -84,7 +94,7 @@ async fn moderation_fails_jobs_at_once_without_retrying() {
     assert!(b.ledger().await.is_empty(), "moderation creates no task");
     // One refused submit per job, no retry.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let stats = b.stats().await;
+    let stats = b.admin.stats().await;
     let submits: u64 = stats["requests"]["videos"]
         .as_object()
         .map(|by_status| by_status.values().filter_map(|n| n.as_u64()).sum())
@@ -93,10 +103,11 @@ async fn moderation_fails_jobs_at_once_without_retrying() {
     b.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_task_slower_than_give_up_after_fails_with_poll_timeout_and_a_retry_resumes_it() {
+async fn a_task_slower_than_give_up_after_fails_with_poll_timeout_and_a_retry_resumes_it(
+    backend: Backend,
+) {
     let sim = sim_config().with_latency("5s".parse().expect("a latency"));
-    let b = setup_with(sim, |c| {
+    let b = setup_with(backend, sim, |c| {
         c.max_in_flight = 5;
         c.poll_give_up_after = std::time::Duration::from_secs(3);
     })
@@ -118,11 +129,16 @@ async fn a_task_slower_than_give_up_after_fails_with_poll_timeout_and_a_retry_re
     let task = done.upstream.task_id.clone().expect("a task id");
     let retried = b
         .store
+        .jobs()
         .apply(Transition::retry(job.id.clone()))
         .await
         .unwrap();
     assert!(retried.is_applied(), "{retried:?}");
-    b.schedule.ring(&job.id, chrono::Utc::now()).await.unwrap();
+    b.store
+        .schedule()
+        .ring(&job.id, chrono::Utc::now())
+        .await
+        .unwrap();
     let chains = b.wait_for_chains(std::slice::from_ref(&job.id)).await;
     assert_eq!(
         chains[0][0].state,
@@ -145,12 +161,11 @@ async fn a_task_slower_than_give_up_after_fails_with_poll_timeout_and_a_retry_re
     b.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn retryable_failures_back_off_and_stop_at_max_attempts() {
+async fn retryable_failures_back_off_and_stop_at_max_attempts(backend: Backend) {
     // Every task the upstream accepts fails later (unbilled): each try counts an attempt
     // and the job is submitted again after a backoff, until `max_attempts`.
     let sim = sim_config().with_fault(Fault::GenerationFailed, 1.0);
-    let b = setup_with(sim, |c| c.max_attempts = 3).await;
+    let b = setup_with(backend, sim, |c| c.max_attempts = 3).await;
     let job = b.create(json!({"prompt": "a lighthouse in a storm"})).await;
     let chains = b.wait_for_chains(std::slice::from_ref(&job.id)).await;
     let done = &chains[0][0];
@@ -159,7 +174,7 @@ async fn retryable_failures_back_off_and_stop_at_max_attempts() {
     assert_eq!(error.code, "max_attempts", "{error:?}");
     // `attempts` counts the tries that were retried; the last one ended the job.
     assert_eq!(done.attempts, 2, "{done:?}");
-    let stats = b.stats().await;
+    let stats = b.admin.stats().await;
     let submits: u64 = stats["requests"]["videos"]
         .as_object()
         .map(|by_status| by_status.values().filter_map(|n| n.as_u64()).sum())

@@ -7,15 +7,21 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use pixq_core::job::{Job, JobId};
-use pixq_core::limits::{Pauses, Slots};
 use pixq_core::state::{JobState, WaitingReason};
+use pixq_testkit::sim::ledger_task_ids;
+use pixq_testkit::wait::until;
 use pixq_worker::DEFAULT_TOKEN_ALIAS;
 use pixverse_sim::Fault;
 use serde_json::{Value, json};
 
-use crate::support::{
-    Bundle, TOKEN, ledger_task_ids, setup_many, setup_with, sim_config, wait_until,
-};
+use crate::support::{Backend, Bundle, DEADLINE, TOKEN, both, setup_many, setup_with, sim_config};
+
+both!(
+    three_workers_share_a_cap_of_five_and_the_upstream_never_says_429,
+    a_burst_of_429s_on_submit_and_polls_is_waited_out_without_burning_attempts,
+    a_used_up_token_pauses_submission_fails_nothing_and_resumes_after_a_top_up,
+    jobs_parked_for_a_slot_are_submitted_in_the_order_they_came,
+);
 
 /// How many requests to `endpoint` the simulator answered with `status`.
 fn answered(stats: &Value, endpoint: &str, status: &str) -> u64 {
@@ -43,18 +49,20 @@ async fn finished_jobs(b: &Bundle, ids: &[JobId]) -> Vec<Job> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_workers_share_a_cap_of_five_and_the_upstream_never_says_429() {
+async fn three_workers_share_a_cap_of_five_and_the_upstream_never_says_429(backend: Backend) {
     let sim = sim_config().with_max_in_flight(5);
-    let b = setup_many(sim, 3, |c| c.max_in_flight = 5).await;
-    let slots = Slots::new(b.conn.clone(), &b.prefix);
+    let b = setup_many(backend, sim, 3, |c| c.max_in_flight = 5).await;
     let most = Arc::new(AtomicU32::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let sampler = {
-        let (slots, most, done) = (slots.clone(), most.clone(), done.clone());
+        let (store, most, done) = (b.store.clone(), most.clone(), done.clone());
         tokio::spawn(async move {
             while !done.load(Ordering::SeqCst) {
-                let held = slots.held(DEFAULT_TOKEN_ALIAS).await.expect("slots");
+                let held = store
+                    .slots()
+                    .held(DEFAULT_TOKEN_ALIAS)
+                    .await
+                    .expect("slots");
                 most.fetch_max(held, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -74,41 +82,57 @@ async fn three_workers_share_a_cap_of_five_and_the_upstream_never_says_429() {
         most > 1 && most <= 5,
         "pixq held {most} slots at once, cap 5"
     );
-    let stats = b.stats().await;
+    let stats = b.admin.stats().await;
     let seen = stats["max_in_flight_seen"][TOKEN].as_u64().expect("seen");
     assert!(seen <= 5, "the simulator saw {seen} in flight: {stats}");
     assert_eq!(answered(&stats, "videos", "429"), 0, "{stats}");
     assert_eq!(ledger_task_ids(&b.ledger().await).len(), 40);
-    wait_until("every slot given back", || async {
-        (slots.held(DEFAULT_TOKEN_ALIAS).await.expect("slots") == 0).then_some(())
+    until("every slot given back", DEADLINE, || async {
+        (b.store
+            .slots()
+            .held(DEFAULT_TOKEN_ALIAS)
+            .await
+            .expect("slots")
+            == 0)
+            .then_some(())
     })
     .await;
     b.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_burst_of_429s_on_submit_and_polls_is_waited_out_without_burning_attempts() {
-    let b = setup_with(sim_config().with_fault(Fault::RateLimit, 0.5), |_| {}).await;
-    let ids = create_jobs(&b, 10, "rain on a tin roof").await;
-    wait_until("a job waiting out a 429 as rate_limited", || async {
-        for id in &ids {
-            let job = b.get(id).await;
-            if job.state == JobState::Queued
-                && job.waiting_reason == Some(WaitingReason::RateLimited)
-            {
-                return Some(());
-            }
-        }
-        None
-    })
+async fn a_burst_of_429s_on_submit_and_polls_is_waited_out_without_burning_attempts(
+    backend: Backend,
+) {
+    let b = setup_with(
+        backend,
+        sim_config().with_fault(Fault::RateLimit, 0.5),
+        |_| {},
+    )
     .await;
-    wait_until("429s on submits and on polls", || async {
-        let stats = b.stats().await;
+    let ids = create_jobs(&b, 10, "rain on a tin roof").await;
+    until(
+        "a job waiting out a 429 as rate_limited",
+        DEADLINE,
+        || async {
+            for id in &ids {
+                let job = b.get(id).await;
+                if job.state == JobState::Queued
+                    && job.waiting_reason == Some(WaitingReason::RateLimited)
+                {
+                    return Some(());
+                }
+            }
+            None
+        },
+    )
+    .await;
+    until("429s on submits and on polls", DEADLINE, || async {
+        let stats = b.admin.stats().await;
         let hit = answered(&stats, "videos", "429") > 0 && answered(&stats, "tasks", "429") > 0;
         hit.then_some(())
     })
     .await;
-    b.sim_admin("faults", json!({"rate_limit": 0.0})).await;
+    b.admin.post("faults", &json!({"rate_limit": 0.0})).await;
 
     let jobs = finished_jobs(&b, &ids).await;
     for job in &jobs {
@@ -123,13 +147,14 @@ async fn a_burst_of_429s_on_submit_and_polls_is_waited_out_without_burning_attem
     b.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_used_up_token_pauses_submission_fails_nothing_and_resumes_after_a_top_up() {
+async fn a_used_up_token_pauses_submission_fails_nothing_and_resumes_after_a_top_up(
+    backend: Backend,
+) {
     let sim = sim_config().with_max_in_flight(3);
-    let b = setup_many(sim, 2, |c| c.max_in_flight = 3).await;
-    let pauses = Pauses::new(b.conn.clone(), &b.prefix);
+    let b = setup_many(backend, sim, 2, |c| c.max_in_flight = 3).await;
+    let pauses = b.store.pauses();
     let ids = create_jobs(&b, 20, "a kite over the dunes").await;
-    wait_until("a few jobs to succeed", || async {
+    until("a few jobs to succeed", DEADLINE, || async {
         let mut succeeded = 0;
         for id in &ids {
             succeeded += usize::from(b.get(id).await.state == JobState::Succeeded);
@@ -138,18 +163,25 @@ async fn a_used_up_token_pauses_submission_fails_nothing_and_resumes_after_a_top
     })
     .await;
 
-    b.sim_admin("tokens", json!({"token": TOKEN, "state": "used_up"}))
+    b.admin
+        .post("tokens", &json!({"token": TOKEN, "state": "used_up"}))
         .await;
-    let pause = wait_until("submission paused, with jobs parked as paused", || async {
-        let pause = pauses.status(DEFAULT_TOKEN_ALIAS).await.expect("pause")?;
-        for id in &ids {
-            let job = b.get(id).await;
-            if job.state == JobState::Queued && job.waiting_reason == Some(WaitingReason::Paused) {
-                return Some(pause);
+    let pause = until(
+        "submission paused, with jobs parked as paused",
+        DEADLINE,
+        || async {
+            let pause = pauses.status(DEFAULT_TOKEN_ALIAS).await.expect("pause")?;
+            for id in &ids {
+                let job = b.get(id).await;
+                if job.state == JobState::Queued
+                    && job.waiting_reason == Some(WaitingReason::Paused)
+                {
+                    return Some(pause);
+                }
             }
-        }
-        None
-    })
+            None
+        },
+    )
     .await;
     assert_eq!(pause.reason, "used_up");
     // The token stays dry for a while: the waiting jobs must neither fail nor hammer it.
@@ -164,7 +196,8 @@ async fn a_used_up_token_pauses_submission_fails_nothing_and_resumes_after_a_top
     }
     assert!(pauses.status(DEFAULT_TOKEN_ALIAS).await.unwrap().is_some());
 
-    b.sim_admin("tokens", json!({"token": TOKEN, "state": "ok"}))
+    b.admin
+        .post("tokens", &json!({"token": TOKEN, "state": "ok"}))
         .await;
     let jobs = finished_jobs(&b, &ids).await;
     for job in &jobs {
@@ -174,7 +207,7 @@ async fn a_used_up_token_pauses_submission_fails_nothing_and_resumes_after_a_top
     assert_eq!(pauses.status(DEFAULT_TOKEN_ALIAS).await.unwrap(), None);
     // The submits that met the dry token: those already on their way (at most one per slot)
     // and one probe per backoff (0.3 s doubling to 1 s).
-    let refused = answered(&b.stats().await, "videos", "403");
+    let refused = answered(&b.admin.stats().await, "videos", "403");
     assert!(
         (1..=10).contains(&refused),
         "{refused} submits hit the used-up token"
@@ -183,21 +216,24 @@ async fn a_used_up_token_pauses_submission_fails_nothing_and_resumes_after_a_top
     b.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn jobs_parked_for_a_slot_are_submitted_in_the_order_they_came() {
+async fn jobs_parked_for_a_slot_are_submitted_in_the_order_they_came(backend: Backend) {
     let sim = sim_config().with_max_in_flight(1);
-    let b = setup_with(sim, |c| c.max_in_flight = 1).await;
+    let b = setup_with(backend, sim, |c| c.max_in_flight = 1).await;
     let mut ids = Vec::new();
     for i in 0..5 {
         let job = b
             .create(json!({"prompt": format!("a queue of ducks, duck {i}")}))
             .await;
         // The next job comes only once this one holds the slot or waits in line for it.
-        wait_until("the job to take the slot or wait in line", || async {
-            let job = b.get(&job.id).await;
-            let parked = job.waiting_reason == Some(WaitingReason::UpstreamCapacity);
-            (job.state != JobState::Queued || parked).then_some(())
-        })
+        until(
+            "the job to take the slot or wait in line",
+            DEADLINE,
+            || async {
+                let job = b.get(&job.id).await;
+                let parked = job.waiting_reason == Some(WaitingReason::UpstreamCapacity);
+                (job.state != JobState::Queued || parked).then_some(())
+            },
+        )
         .await;
         ids.push(job.id);
     }
@@ -212,7 +248,7 @@ async fn jobs_parked_for_a_slot_are_submitted_in_the_order_they_came() {
         .iter()
         .map(|entry| entry["task_id"].as_str().expect("a task id").to_owned())
         .collect();
-    let stats = b.stats().await;
+    let stats = b.admin.stats().await;
     assert_eq!(in_ledger_order, in_creation_order, "{stats}");
     assert_eq!(answered(&stats, "videos", "429"), 0, "{stats}");
     b.finish().await;

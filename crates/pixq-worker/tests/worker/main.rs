@@ -1,5 +1,6 @@
-//! The worker against a real Redis and the simulator, in process: each test under its own
-//! key prefix, each waiting with a deadline.
+//! The worker against the simulator, in process, on each backend: the shared Redis under a
+//! key prefix of each test's own, and SQLite in a temporary `data_dir`; each test waiting
+//! with a deadline.
 
 mod support;
 
@@ -10,6 +11,7 @@ mod doorbells;
 mod faults;
 mod limits;
 mod metrics;
+mod outage;
 mod rescue;
-mod restart;
 mod shutdown;
+mod takeover;

@@ -5,15 +5,19 @@ use std::time::Duration;
 
 use pixq_core::chain;
 use pixq_core::state::{JobState, Transition};
-use pixq_core::store::{Outcome, Store};
+use pixq_core::store::Outcome;
 use pixverse::SubmitMode;
 use serde_json::json;
 
-use crate::support::{setup_with, sim_config};
+use crate::support::{Backend, both, setup_with, sim_config};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_submit_stuck_without_a_doorbell_is_rescued_and_claims_its_task() {
-    let b = setup_with(sim_config(), |c| {
+both!(
+    a_submit_stuck_without_a_doorbell_is_rescued_and_claims_its_task,
+    a_lost_job_behind_hundreds_of_waiting_ones_is_still_rescued,
+);
+
+async fn a_submit_stuck_without_a_doorbell_is_rescued_and_claims_its_task(backend: Backend) {
+    let b = setup_with(backend, sim_config(), |c| {
         c.rescue_after = Duration::from_secs(1);
         c.rescue_every = Duration::from_millis(300);
     })
@@ -26,7 +30,7 @@ async fn a_submit_stuck_without_a_doorbell_is_rescued_and_claims_its_task() {
     let body = chain::submit_body(&job, &SubmitMode::Async).unwrap();
     let begin = Transition::begin_submit(job.id.clone(), body.as_str().to_owned(), None);
     assert!(matches!(
-        b.store.apply(begin).await.unwrap(),
+        b.store.jobs().apply(begin).await.unwrap(),
         Outcome::Applied(_)
     ));
     let sent = b
@@ -35,7 +39,7 @@ async fn a_submit_stuck_without_a_doorbell_is_rescued_and_claims_its_task() {
         .await
         .expect("the submit went through");
     let task = sent.task_id().expect("a task id").to_owned();
-    assert_eq!(b.schedule.due_at(&job.id).await.unwrap(), None);
+    assert_eq!(b.store.schedule().due_at(&job.id).await.unwrap(), None);
 
     let chains = b.wait_for_chains(std::slice::from_ref(&job.id)).await;
     let done = &chains[0][0];
@@ -50,9 +54,8 @@ async fn a_submit_stuck_without_a_doorbell_is_rescued_and_claims_its_task() {
     b.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_lost_job_behind_hundreds_of_waiting_ones_is_still_rescued() {
-    let b = setup_with(sim_config(), |c| {
+async fn a_lost_job_behind_hundreds_of_waiting_ones_is_still_rescued(backend: Backend) {
+    let b = setup_with(backend, sim_config(), |c| {
         c.rescue_after = Duration::from_millis(500);
         c.rescue_every = Duration::from_millis(200);
         c.rescue_batch = 50;
@@ -65,7 +68,7 @@ async fn a_lost_job_behind_hundreds_of_waiting_ones_is_still_rescued() {
         let job = b
             .create_unrung(json!({"prompt": format!("waiting {i}")}))
             .await;
-        b.schedule.ring(&job.id, later).await.unwrap();
+        b.store.schedule().ring(&job.id, later).await.unwrap();
     }
     let lost = b.create_unrung(json!({"prompt": "lost"})).await;
     let chains = b.wait_for_chains(std::slice::from_ref(&lost.id)).await;

@@ -4,21 +4,24 @@
 use std::time::{Duration, Instant};
 
 use pixq_core::state::JobState;
+use pixq_testkit::sim::ledger_task_ids;
+use pixq_testkit::wait::until;
 use serde_json::json;
 
-use crate::support::{ledger_task_ids, setup_many, sim_config, wait_until};
+use crate::support::{Backend, DEADLINE, both, setup_many, sim_config};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_stopped_worker_hands_its_jobs_on_and_none_is_submitted_twice() {
+both!(a_stopped_worker_hands_its_jobs_on_and_none_is_submitted_twice);
+
+async fn a_stopped_worker_hands_its_jobs_on_and_none_is_submitted_twice(backend: Backend) {
     let sim = sim_config().with_latency("1s..2s".parse().expect("a latency"));
-    let b = setup_many(sim, 0, |_| {}).await;
+    let b = setup_many(backend, sim, 0, |_| {}).await;
     let (stop_first, first) = b.spawn_worker(|c| c.concurrency = 4);
     let mut ids = Vec::new();
     for i in 0..20 {
         let body = json!({"prompt": format!("a train at night, car {i}"), "extend": [{"prompt": "it reaches the sea"}]});
         ids.push(b.create(body).await.id);
     }
-    wait_until("some jobs to be generating", || async {
+    until("some jobs to be generating", DEADLINE, || async {
         let mut generating = 0;
         for id in &ids {
             generating += usize::from(b.get(id).await.state == JobState::Generating);

@@ -1,36 +1,104 @@
-//! The bundle every worker test starts from: a simulator on 127.0.0.1:0, a worker [`run`] in
-//! process against the shared Redis under its own `pixq-test-worker-<uuid>` prefix, and the
-//! store, schedule and admin calls a test needs. Its keys are deleted when it is dropped.
+//! The bundle every worker test starts from: a simulator on 127.0.0.1:0, ONE store per test on
+//! the backend under test (the shared Redis under a `pixq-test-worker-<uuid>` prefix, or a
+//! SQLite file in a temporary `data_dir`), and workers [`run`](pixq_worker::run) in process on
+//! clones of that one store. The SQLite store locks its `data_dir` to one opener, so workers
+//! of one test never open a store of their own. The prefix's keys, or the directory, go when
+//! the bundle is dropped.
+//!
+//! Every test that holds for both backends is an `async fn name(backend: Backend)`, and
+//! [`both!`] makes a `#[tokio::test]` of it per backend: `redis::name` and `sqlite::name`.
 
 #![allow(dead_code)]
 
-use std::collections::HashSet;
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use pixq_core::chain;
 use pixq_core::job::{Job, JobId};
-use pixq_core::queue::{DeadLetters, Schedule};
-use pixq_core::redis::RedisStore;
 use pixq_core::spec::JobSpec;
 use pixq_core::state::JobState;
-use pixq_core::store::Store;
+use pixq_core::store::{Home, SharedStore};
+use pixq_testkit::data_dir::TempDataDir;
+use pixq_testkit::redis::TestPrefix;
+use pixq_testkit::sim::SimAdmin;
+use pixq_testkit::wait::until;
 use pixq_worker::{WorkerConfig, WorkerError};
 use pixverse::{Client, ClientConfig, Token, Url};
 use pixverse_sim::{SimConfig, SimHandle};
-use redis::aio::ConnectionManager;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 /// The token the simulator accepts and the worker uses.
 pub const TOKEN: &str = "sim-token-worker-tests";
 
 /// How long any wait may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// How long finished jobs are kept: longer than any test.
+const RETENTION: Duration = Duration::from_secs(3600);
+
+/// Makes one `#[tokio::test]` per backend of each `async fn name(backend: Backend)` named:
+/// `redis::name`, and `sqlite::name`, ignored until the embedded backend lands.
+macro_rules! both {
+    ($($name:ident),+ $(,)?) => {
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Redis).await;
+                }
+            )+
+        }
+
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::support::Backend::Sqlite).await;
+                }
+            )+
+        }
+    };
+}
+pub(crate) use both;
+
+/// Where a test's store lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The shared Redis, under a prefix of the test's own.
+    Redis,
+    /// A SQLite file in a temporary `data_dir`.
+    Sqlite,
+}
+
+/// What keeps a test's store apart from every other test's, and cleans it up when dropped.
+#[derive(Debug)]
+enum Place {
+    Redis(TestPrefix),
+    Sqlite(TempDataDir),
+}
+
+impl Place {
+    fn new(backend: Backend) -> Place {
+        match backend {
+            Backend::Redis => Place::Redis(TestPrefix::new("worker")),
+            Backend::Sqlite => Place::Sqlite(TempDataDir::new("worker")),
+        }
+    }
+
+    fn home(&self) -> Home {
+        match self {
+            Place::Redis(prefix) => Home::Redis {
+                url: pixq_testkit::redis::url(),
+                prefix: prefix.name().to_owned(),
+            },
+            Place::Sqlite(dir) => Home::Sqlite {
+                data_dir: dir.path().to_owned(),
+            },
+        }
+    }
+}
 
 /// A simulator with tasks of 100–300 ms and no in-flight cap to speak of.
 pub fn sim_config() -> SimConfig {
@@ -41,8 +109,8 @@ pub fn sim_config() -> SimConfig {
 }
 
 /// Short timings, so that a test takes seconds.
-pub fn worker_config(prefix: &str) -> WorkerConfig {
-    let mut c = WorkerConfig::new(prefix);
+pub fn worker_config() -> WorkerConfig {
+    let mut c = WorkerConfig::new();
     c.concurrency = 16;
     c.poll_first_after = Duration::from_millis(200);
     c.poll_interval = Duration::from_secs(1);
@@ -58,32 +126,48 @@ pub fn worker_config(prefix: &str) -> WorkerConfig {
     c
 }
 
+/// A client of the simulator at `base`, as a worker uses it.
+fn client(base: &Url) -> Client {
+    Client::new(
+        ClientConfig::new(Token::new(TOKEN))
+            .with_base_url(base.clone())
+            .with_request_timeout(Duration::from_secs(5)),
+    )
+    .expect("a client")
+}
+
 pub struct Bundle {
-    pub prefix: String,
-    pub conn: ConnectionManager,
-    pub store: RedisStore,
-    pub schedule: Schedule,
-    pub dead_letters: DeadLetters,
+    pub backend: Backend,
+    /// The one store of the test, shared by every worker and by the test itself.
+    pub store: SharedStore,
     pub sim: Option<SimHandle>,
+    /// The simulator's ledger, stats and knobs.
+    pub admin: SimAdmin,
     pub base: Url,
     pub client: Client,
-    http: reqwest::Client,
     shutdown: CancellationToken,
     workers: Vec<JoinHandle<Result<(), WorkerError>>>,
+    /// Declared last: dropped after the store, so a SQLite file outlives its connection.
+    place: Place,
 }
 
 /// A bundle with [`sim_config`] and [`worker_config`].
-pub async fn setup() -> Bundle {
-    setup_with(sim_config(), |_| {}).await
+pub async fn setup(backend: Backend) -> Bundle {
+    setup_with(backend, sim_config(), |_| {}).await
 }
 
 /// A bundle with this simulator and one worker, its config as `tune` leaves it.
-pub async fn setup_with(sim: SimConfig, tune: impl Fn(&mut WorkerConfig)) -> Bundle {
-    setup_many(sim, 1, tune).await
+pub async fn setup_with(
+    backend: Backend,
+    sim: SimConfig,
+    tune: impl Fn(&mut WorkerConfig),
+) -> Bundle {
+    setup_many(backend, sim, 1, tune).await
 }
 
-/// A bundle with this simulator and `workers` worker processes (in process) on one prefix.
+/// A bundle with this simulator and `workers` workers (in process) on the one store.
 pub async fn setup_many(
+    backend: Backend,
     sim: SimConfig,
     workers: usize,
     tune: impl Fn(&mut WorkerConfig),
@@ -94,53 +178,55 @@ pub async fn setup_many(
         )
         .with_test_writer()
         .try_init();
-    let prefix = format!("pixq-test-worker-{}", uuid::Uuid::new_v4().simple());
-    let conn = pixq_worker::connect(REDIS_URL)
+    let place = Place::new(backend);
+    let home = place.home();
+    let store = pixq_core::store::open(&home, RETENTION)
         .await
-        .unwrap_or_else(|e| panic!("Redis at {REDIS_URL} must be up for the worker tests: {e}"));
+        .unwrap_or_else(|e| panic!("the store ({home:?}) must open for the worker tests: {e}"));
     let sim = pixverse_sim::spawn(sim)
         .await
         .expect("the simulator starts");
     let base = Url::parse(&sim.base_url()).expect("a base URL");
-    let client = Client::new(
-        ClientConfig::new(Token::new(TOKEN))
-            .with_base_url(base.clone())
-            .with_request_timeout(Duration::from_secs(5)),
-    )
-    .expect("a client");
-    let shutdown = CancellationToken::new();
-    let workers = (0..workers)
-        .map(|_| {
-            let mut config = worker_config(&prefix);
-            tune(&mut config);
-            tokio::spawn(pixq_worker::run(
-                conn.clone(),
-                client.clone(),
-                config,
-                shutdown.clone(),
-            ))
-        })
-        .collect();
-    Bundle {
-        store: RedisStore::new(conn.clone(), &prefix, Duration::from_secs(3600)),
-        schedule: Schedule::new(conn.clone(), &prefix),
-        dead_letters: DeadLetters::new(conn.clone(), &prefix),
-        prefix,
-        conn,
+    let mut bundle = Bundle {
+        backend,
+        store,
+        admin: SimAdmin::new(&sim.base_url()),
         sim: Some(sim),
+        client: client(&base),
         base,
-        client,
-        http: reqwest::Client::new(),
-        shutdown,
-        workers,
+        shutdown: CancellationToken::new(),
+        workers: Vec::new(),
+        place,
+    };
+    for _ in 0..workers {
+        let mut config = worker_config();
+        tune(&mut config);
+        let worker = tokio::spawn(pixq_worker::run(
+            bundle.store.clone(),
+            bundle.client.clone(),
+            config,
+            bundle.shutdown.clone(),
+        ));
+        bundle.workers.push(worker);
     }
+    bundle
 }
 
 impl Bundle {
+    /// The Redis prefix of this test, for the tests that look under the store; `None` on
+    /// SQLite.
+    pub fn redis_prefix(&self) -> Option<&TestPrefix> {
+        match &self.place {
+            Place::Redis(prefix) => Some(prefix),
+            Place::Sqlite(_) => None,
+        }
+    }
+
     /// Creates a chain from a `POST /v1/jobs` body, as the API would, without ringing it.
     pub async fn create_unrung(&self, body: Value) -> Job {
         let spec = JobSpec::from_value(&body).expect("a valid job spec");
         self.store
+            .jobs()
             .create(chain::new_job(&spec), None)
             .await
             .expect("created")
@@ -150,12 +236,17 @@ impl Bundle {
     /// Creates a chain and rings it, as the API does.
     pub async fn create(&self, body: Value) -> Job {
         let job = self.create_unrung(body).await;
-        self.schedule.ring(&job.id, Utc::now()).await.expect("rung");
+        self.store
+            .schedule()
+            .ring(&job.id, Utc::now())
+            .await
+            .expect("rung");
         job
     }
 
     pub async fn get(&self, id: &JobId) -> Job {
         self.store
+            .jobs()
             .get(id)
             .await
             .expect("get")
@@ -165,7 +256,7 @@ impl Bundle {
     /// Waits until every chain rooted at `roots` has ended (its last job terminal, with no
     /// step after it); returns every job of every chain, roots first.
     pub async fn wait_for_chains(&self, roots: &[JobId]) -> Vec<Vec<Job>> {
-        wait_until("every chain to end", || async {
+        until("every chain to end", DEADLINE, || async {
             let mut chains = Vec::new();
             for root in roots {
                 match self.chain(root).await {
@@ -198,60 +289,20 @@ impl Bundle {
 
     /// Every task the simulator created (and would bill), oldest first.
     pub async fn ledger(&self) -> Vec<Value> {
-        self.http
-            .get(format!(
-                "{}/_sim/ledger",
-                self.base.as_str().trim_end_matches('/')
-            ))
-            .send()
-            .await
-            .expect("the ledger")
-            .json()
-            .await
-            .expect("a JSON ledger")
+        self.admin.ledger().await
     }
 
-    /// The simulator's request counters.
-    pub async fn stats(&self) -> Value {
-        self.http
-            .get(format!(
-                "{}/_sim/stats",
-                self.base.as_str().trim_end_matches('/')
-            ))
-            .send()
-            .await
-            .expect("the stats")
-            .json()
-            .await
-            .expect("JSON stats")
-    }
-
-    /// `POST /_sim/<what>` with `body`, which must be accepted.
-    pub async fn sim_admin(&self, what: &str, body: Value) {
-        let response = self
-            .http
-            .post(format!(
-                "{}/_sim/{what}",
-                self.base.as_str().trim_end_matches('/')
-            ))
-            .json(&body)
-            .send()
-            .await
-            .expect("the simulator's admin endpoint");
-        assert!(response.status().is_success(), "{what}: {response:?}");
-    }
-
-    /// Starts one more worker on this bundle's prefix, with [`worker_config`] as `tune`
+    /// Starts one more worker on this bundle's store, with [`worker_config`] as `tune`
     /// leaves it, stopped by its own token (and by the bundle's).
     pub fn spawn_worker(
         &self,
         tune: impl Fn(&mut WorkerConfig),
     ) -> (CancellationToken, JoinHandle<Result<(), WorkerError>>) {
-        let mut config = worker_config(&self.prefix);
+        let mut config = worker_config();
         tune(&mut config);
         let stop = self.shutdown.child_token();
         let worker = tokio::spawn(pixq_worker::run(
-            self.conn.clone(),
+            self.store.clone(),
             self.client.clone(),
             config,
             stop.clone(),
@@ -259,13 +310,31 @@ impl Bundle {
         (stop, worker)
     }
 
-    /// The key of the doorbell queue's `suffix` (`data`, `done`, `active`, …).
-    pub fn queue_key(&self, suffix: &str) -> String {
-        format!("{}:{suffix}", pixq_worker::doorbell_queue(&self.prefix))
+    /// Starts one more worker on this bundle's store, on a runtime and with an upstream
+    /// client of its own, so that [`KillableWorker::kill`] can end it the way a SIGKILL ends
+    /// a process.
+    pub fn spawn_killable_worker(&self, tune: impl Fn(&mut WorkerConfig)) -> KillableWorker {
+        let mut config = worker_config();
+        tune(&mut config);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("killable-worker")
+            .enable_all()
+            .build()
+            .expect("a runtime for the worker");
+        runtime.spawn(pixq_worker::run(
+            self.store.clone(),
+            client(&self.base),
+            config,
+            CancellationToken::new(),
+        ));
+        KillableWorker {
+            runtime: Some(runtime),
+        }
     }
 
-    /// Stops the worker (it must stop within its shutdown timeout and a margin) and the
-    /// simulator; the keys go when the bundle is dropped.
+    /// Stops the workers (each must stop within its shutdown timeout and a margin, and end
+    /// `Ok`) and the simulator; the store's keys or files go when the bundle is dropped.
     pub async fn finish(mut self) {
         self.shutdown.cancel();
         for worker in std::mem::take(&mut self.workers) {
@@ -283,57 +352,33 @@ impl Bundle {
 }
 
 impl Drop for Bundle {
-    /// Deletes this bundle's keys (and its queue's entry in apalis's global list), with a
-    /// blocking connection so that it also happens when a test panics.
+    /// Stops the workers of a test that panicked; the prefix or the data dir cleans up after
+    /// itself.
     fn drop(&mut self) {
         self.shutdown.cancel();
-        let Ok(client) = redis::Client::open(REDIS_URL) else {
-            return;
-        };
-        let Ok(mut conn) = client.get_connection() else {
-            return;
-        };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.prefix))
-            .query(&mut conn)
-            .unwrap_or_default();
-        for chunk in keys.chunks(500) {
-            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(chunk).query(&mut conn);
-        }
-        let _: redis::RedisResult<()> = redis::cmd("ZREM")
-            .arg("core:apalis:queues:list")
-            .arg(self.queue_key("workers"))
-            .query(&mut conn);
     }
 }
 
-/// Calls `check` until it answers `Some`, for at most [`DEADLINE`].
-pub async fn wait_until<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
+/// A worker on a runtime of its own, sharing the bundle's store.
+pub struct KillableWorker {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl KillableWorker {
+    /// Ends every task of the worker at once, as a SIGKILL ends a process: no handler
+    /// finishes, no lease is renewed, settled or handed back.
+    pub fn kill(mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-/// The ledger's task ids, checking that none appears twice.
-pub fn ledger_task_ids(ledger: &[Value]) -> HashSet<String> {
-    let ids: Vec<String> = ledger
-        .iter()
-        .map(|entry| entry["task_id"].as_str().expect("a task id").to_owned())
-        .collect();
-    let set: HashSet<String> = ids.iter().cloned().collect();
-    assert_eq!(
-        set.len(),
-        ids.len(),
-        "a task id appears twice in the ledger"
-    );
-    set
+impl Drop for KillableWorker {
+    /// A runtime may not be dropped inside another one; this one is shut down instead.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }

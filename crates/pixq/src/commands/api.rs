@@ -4,9 +4,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use pixq_api::{ApiConfig, AppState, UpstreamLimits};
-use pixq_core::queue::Schedule;
-use pixq_core::redis::RedisStore;
+use pixq_api::{ApiConfig, AppState};
+use pixq_core::store::{self, Home};
 
 use crate::{config, shutdown};
 
@@ -16,22 +15,14 @@ pub async fn run(config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
     settings
         .check_api_auth()
         .context(config::InvalidConfiguration)?;
-    // The error names the cause and the key to check; its source chain would repeat it.
-    let conn = pixq_worker::connect(settings.redis.url_or_local())
+    // The error names the cause and what to check; its source chain would repeat it.
+    let store = store::open(&Home::shared(&settings), settings.retention.finished)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
-    let prefix = &settings.redis.prefix;
-    let store = RedisStore::new(conn.clone(), prefix, settings.retention.finished);
-    let schedule = Schedule::new(conn.clone(), prefix);
-    let api = ApiConfig::from_settings(&settings);
-    let limits = UpstreamLimits::new(conn.clone(), prefix);
+        .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))?;
     let state = AppState::new(
         store,
-        schedule,
-        conn,
-        api,
-        pixq_api::prometheus_handle(),
-        limits,
+        ApiConfig::from_settings(&settings),
+        pixq_core::metrics::prometheus_handle(),
     );
     let listener = tokio::net::TcpListener::bind(settings.api.listen)
         .await

@@ -2,6 +2,7 @@
 
 mod api;
 mod config;
+mod run;
 mod sim;
 mod worker;
 
@@ -14,6 +15,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Api => api::run(cli.config.as_deref()).await,
         Command::Worker => worker::run(cli.config.as_deref()).await,
+        Command::Run => run::run(cli.config.as_deref()).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Config => config::run(cli.config.as_deref()),
         Command::Status(args) => crate::client::status::run(args).await,

@@ -4,32 +4,21 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use pixq_core::store::{self, Home};
 use pixq_worker::WorkerConfig;
-use pixverse::{Client, ClientConfig};
 
-use crate::{config, shutdown};
+use crate::{config, shutdown, upstream};
 
 /// Runs the worker with the effective configuration.
 pub async fn run(config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
     let settings = config::load(config_file, &[])?;
-    let token = settings
-        .upstream
-        .token
-        .as_ref()
-        .context("upstream.token is not set: set it, or ACEDATACLOUD_API_TOKEN")
-        .context(config::InvalidConfiguration)?;
-    let client = Client::new(
-        ClientConfig::new(token.to_token())
-            .with_base_url(settings.upstream.base_url.clone())
-            .with_request_timeout(settings.upstream.timeout),
-    )
-    .context("cannot build the upstream client")?;
-    // The error names the cause and the key to check; its source chain would repeat it.
-    let conn = pixq_worker::connect(settings.redis.url_or_local())
+    let client = upstream::client(&settings)?;
+    // The error names the cause and what to check; its source chain would repeat it.
+    let store = store::open(&Home::shared(&settings), settings.retention.finished)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))?;
     pixq_worker::run(
-        conn,
+        store,
         client,
         WorkerConfig::from_settings(&settings),
         shutdown::on_signal(),

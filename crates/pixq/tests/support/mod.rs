@@ -1,15 +1,21 @@
-//! The pieces of an end-to-end run: the simulator in-process, and `pixq api` and
-//! `pixq worker` as real processes of the built binary, all on loopback, all under one Redis
-//! key prefix that is deleted when the run is dropped. A test that kills Redis brings its own
-//! [`OwnRedis`] instead of the shared one.
+//! The pieces of an end-to-end run: the simulator in-process, and pixq as real processes of
+//! the built binary, all on loopback. A run has one of two homes ([`Mode`]):
+//!
+//! - **Redis**: `pixq api` and any number of `pixq worker`s under one Redis key prefix of the
+//!   shared Redis, deleted when the run is dropped. A test that kills Redis brings its own
+//!   [`OwnRedis`] instead.
+//! - **Embedded**: one `pixq run` on a fresh `data_dir` (SQLite), which serves the API and is
+//!   its own worker; the directory is deleted when the run is dropped.
+//!
+//! Helpers shared with the other test crates (free ports, key prefixes, temporary data dirs,
+//! child processes, waits with a deadline, the simulator's admin endpoints) come from
+//! `pixq-testkit`.
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::future::Future;
-use std::net::TcpListener as StdListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -17,50 +23,97 @@ use std::time::{Duration, Instant};
 use pixverse_sim::{SimConfig, SimHandle};
 use serde_json::{Value, json};
 
-/// The shared Redis of the machine.
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+// Not every test file uses each of them.
+#[allow(unused_imports)]
+pub use pixq_testkit::data_dir::TempDataDir;
+pub use pixq_testkit::net::free_port;
+pub use pixq_testkit::process::Proc;
+pub use pixq_testkit::redis::TestPrefix;
+pub use pixq_testkit::sim::{SimAdmin, ledger_task_ids};
+#[allow(unused_imports)]
+pub use pixq_testkit::wait::{eventually, until};
+
 /// The token the simulator accepts.
 pub const TOKEN: &str = "sim-token";
 
-/// A free loopback port (bound, read and released: good enough on loopback).
-pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// The states of a job, in order.
+pub const STATES: [&str; 6] = [
+    "queued",
+    "submitting",
+    "generating",
+    "succeeded",
+    "failed",
+    "cancelled",
+];
+
+/// Where a run keeps its state, and which processes it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `pixq api` and `pixq worker`s on Redis.
+    Redis,
+    /// One `pixq run` on SQLite under a temporary `data_dir`.
+    Embedded,
 }
 
-/// One end-to-end run: simulator, Redis prefix, API process, worker processes.
+/// Where this run's state lives; dropping it deletes the state.
+enum Home {
+    /// A key prefix of the Redis at `url`; its keys are deleted on drop.
+    Redis { keys: TestPrefix, url: String },
+    /// A temporary `data_dir`, deleted on drop.
+    Embedded { data_dir: TempDataDir },
+}
+
+/// One end-to-end run: the simulator, a home for the state, the server process (`pixq api`,
+/// or `pixq run` when embedded), and worker processes (Redis only).
 pub struct Run {
+    pub mode: Mode,
+    /// The run's name: its Redis key prefix on Redis, and the name of its log dir.
     pub prefix: String,
     pub sim: SimHandle,
+    pub admin: SimAdmin,
     pub api_port: u16,
-    pub api: Option<Child>,
-    pub workers: Vec<Child>,
+    /// `pixq api`, or `pixq run` when embedded; `None` once stopped by a test.
+    pub server: Option<Proc>,
+    pub workers: Vec<Proc>,
     pub http: reqwest::Client,
-    /// The Redis this run's processes use.
-    pub redis_url: String,
+    home: Home,
     env: BTreeMap<String, String>,
+    public_url: bool,
+    /// Processes started so far, by role: names their log files.
+    started: BTreeMap<&'static str, usize>,
 }
 
 /// How a run is set up.
 pub struct Setup {
     pub sim: SimConfig,
+    pub mode: Mode,
     pub public_url: bool,
     pub env: Vec<(&'static str, String)>,
-    /// `None`: the shared Redis ([`REDIS_URL`]).
+    /// `None`: the shared Redis.
     pub redis_url: Option<String>,
 }
 
 impl Setup {
-    /// A simulator with `sim`, no callbacks, polls every second after 200 ms.
+    /// A simulator with `sim`, no callbacks, polls every second after 200 ms, on Redis.
     pub fn new(sim: SimConfig) -> Setup {
         Setup {
             sim,
+            mode: Mode::Redis,
             public_url: false,
             env: Vec::new(),
             redis_url: None,
         }
+    }
+
+    /// Runs in `mode`.
+    pub fn mode(mut self, mode: Mode) -> Setup {
+        self.mode = mode;
+        self
+    }
+
+    /// Runs embedded: one `pixq run` on a fresh `data_dir`.
+    pub fn embedded(self) -> Setup {
+        self.mode(Mode::Embedded)
     }
 
     /// Points every process at another Redis, e.g. an [`OwnRedis`].
@@ -83,73 +136,122 @@ impl Setup {
 }
 
 impl Run {
-    /// Starts the simulator and `pixq api`, and waits until the API answers.
+    /// Starts the simulator and the server (`pixq api`, or `pixq run` when embedded), and
+    /// waits until the API answers.
     pub async fn start(setup: Setup) -> Run {
         let sim = pixverse_sim::spawn(setup.sim.with_tokens([TOKEN]))
             .await
             .expect("the simulator starts");
-        let prefix = format!("pixq-test-e2e-{}", uuid::Uuid::new_v4().simple());
-        let api_port = free_port();
-        let redis_url = setup.redis_url.unwrap_or_else(|| REDIS_URL.to_owned());
+        let admin = SimAdmin::new(&sim.base_url());
+        let (home, prefix) = match setup.mode {
+            Mode::Redis => {
+                let url = setup.redis_url.unwrap_or_else(pixq_testkit::redis::url);
+                let keys = TestPrefix::on("e2e", &url);
+                let prefix = keys.name().to_owned();
+                (Home::Redis { keys, url }, prefix)
+            }
+            Mode::Embedded => {
+                assert!(setup.redis_url.is_none(), "an embedded run has no Redis");
+                let data_dir = TempDataDir::new("e2e");
+                let prefix = format!("pixq-test-e2e-run-{}", uuid::Uuid::new_v4().simple());
+                (Home::Embedded { data_dir }, prefix)
+            }
+        };
         let mut env = BTreeMap::new();
         let mut set = |k: &str, v: String| {
             env.insert(k.to_owned(), v);
         };
-        set("PIXQ__REDIS__URL", redis_url.clone());
-        set("PIXQ__REDIS__PREFIX", prefix.clone());
-        set("PIXQ__API__LISTEN", format!("127.0.0.1:{api_port}"));
-        set("PIXQ__UPSTREAM__BASE_URL", sim.base_url().to_string());
+        match &home {
+            Home::Redis { url, .. } => {
+                set("PIXQ__REDIS__URL", url.clone());
+                set("PIXQ__REDIS__PREFIX", prefix.clone());
+            }
+            Home::Embedded { data_dir } => {
+                set("PIXQ__DATA_DIR", data_dir.path().display().to_string());
+            }
+        }
+        set("PIXQ__UPSTREAM__BASE_URL", sim.base_url());
         set("PIXQ__UPSTREAM__TOKEN", TOKEN.to_owned());
         set("PIXQ__UPSTREAM__MAX_IN_FLIGHT", "1000".to_owned());
         set("PIXQ__POLL__FIRST_AFTER", "200ms".to_owned());
         set("PIXQ__POLL__INTERVAL", "1s".to_owned());
         set("PIXQ__POLL__GIVE_UP_AFTER", "5m".to_owned());
-        if setup.public_url {
-            set(
-                "PIXQ__API__PUBLIC_URL",
-                format!("http://127.0.0.1:{api_port}"),
-            );
-        }
         for (k, v) in setup.env {
             set(k, v);
         }
         let mut run = Run {
+            mode: setup.mode,
             prefix,
             sim,
-            api_port,
-            api: None,
+            admin,
+            api_port: 0,
+            server: None,
             workers: Vec::new(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
                 .build()
                 .expect("an HTTP client"),
-            redis_url,
+            home,
             env,
+            public_url: setup.public_url,
+            started: BTreeMap::new(),
         };
-        run.api = Some(run.spawn("api"));
-        run.wait_healthy().await;
+        run.start_server().await;
         run
     }
 
-    fn spawn(&self, role: &str) -> Child {
-        let log_dir = std::env::temp_dir().join(&self.prefix);
-        std::fs::create_dir_all(&log_dir).expect("a log dir");
-        let log_name = format!("{role}-{}.log", self.workers.len());
-        let log = std::fs::File::create(log_dir.join(log_name)).expect("a log file");
-        Command::new(env!("CARGO_BIN_EXE_pixq"))
-            .arg(role)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(&self.env)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("a log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("pixq starts")
+    /// The server's role: `api` on Redis, `run` when embedded.
+    fn server_role(&self) -> &'static str {
+        match self.mode {
+            Mode::Redis => "api",
+            Mode::Embedded => "run",
+        }
     }
 
-    /// Starts one more `pixq worker` process; answers its index.
+    /// Moves the API to a fresh free port, for the server started next.
+    fn new_api_port(&mut self) {
+        self.api_port = free_port();
+        let listen = format!("127.0.0.1:{}", self.api_port);
+        self.env.insert("PIXQ__API__LISTEN".to_owned(), listen);
+        if self.public_url {
+            let public = format!("http://127.0.0.1:{}", self.api_port);
+            self.env.insert("PIXQ__API__PUBLIC_URL".to_owned(), public);
+        }
+    }
+
+    /// Starts the server on a fresh port and waits until it answers.
+    async fn start_server(&mut self) {
+        self.new_api_port();
+        let server = self.spawn(self.server_role());
+        self.server = Some(server);
+        self.wait_healthy().await;
+    }
+
+    fn spawn(&mut self, role: &'static str) -> Proc {
+        let n = self.started.get(role).copied().unwrap_or(0);
+        self.started.insert(role, n + 1);
+        let log = self.log_dir().join(format!("{role}-{n}.log"));
+        let env = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        Proc::spawn(Path::new(env!("CARGO_BIN_EXE_pixq")), &[role], env, &log)
+    }
+
+    /// Starts `n` more `pixq worker` processes on Redis. Embedded, nothing: `pixq run` is its
+    /// own worker.
+    pub fn start_workers(&mut self, n: usize) {
+        if self.mode == Mode::Redis {
+            for _ in 0..n {
+                self.start_worker();
+            }
+        }
+    }
+
+    /// Starts one more `pixq worker` process; answers its index. Redis only.
     pub fn start_worker(&mut self) -> usize {
+        assert_eq!(
+            self.mode,
+            Mode::Redis,
+            "an embedded run has no worker process"
+        );
         let child = self.spawn("worker");
         self.workers.push(child);
         self.workers.len() - 1
@@ -168,19 +270,12 @@ impl Run {
 
     /// SIGKILLs worker `index`.
     pub fn kill_worker(&mut self, index: usize) {
-        let child = &mut self.workers[index];
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
+        self.workers[index].kill();
     }
 
-    /// Sends SIGTERM to worker `index` (a graceful stop), through `kill(1)`.
+    /// Sends SIGTERM to worker `index` (a graceful stop).
     pub fn terminate_worker(&mut self, index: usize) {
-        let pid = self.workers[index].id();
-        let status = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -TERM {pid}: {status}");
+        self.workers[index].terminate();
     }
 
     /// Waits up to `deadline` for worker `index` to exit; answers its status and how long it
@@ -190,21 +285,53 @@ impl Run {
         index: usize,
         deadline: Duration,
     ) -> Option<(ExitStatus, Duration)> {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.workers[index].try_wait().expect("try_wait") {
-                return Some((status, start.elapsed()));
-            }
-            if start.elapsed() > deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.workers[index].wait_exit(deadline).await
     }
 
     /// Whether worker `index` is still running.
     pub fn worker_alive(&mut self, index: usize) -> bool {
-        self.workers[index].try_wait().expect("try_wait").is_none()
+        self.workers[index].is_alive()
+    }
+
+    fn server_mut(&mut self) -> &mut Proc {
+        self.server.as_mut().expect("the server runs")
+    }
+
+    /// SIGKILLs the server (`pixq api`, or `pixq run` when embedded) and reaps it.
+    pub fn kill_server(&mut self) {
+        self.server_mut().kill();
+    }
+
+    /// Sends SIGTERM to the server (a graceful stop).
+    pub fn terminate_server(&mut self) {
+        self.server_mut().terminate();
+    }
+
+    /// Waits up to `deadline` for the server to exit; answers its status and how long it
+    /// took, or `None` if it still runs.
+    pub async fn wait_server_exit(&mut self, deadline: Duration) -> Option<(ExitStatus, Duration)> {
+        self.server_mut().wait_exit(deadline).await
+    }
+
+    /// Starts the server again, on the same home and a fresh port, once the last one exited;
+    /// waits until it answers.
+    pub async fn restart_server(&mut self) {
+        if let Some(mut old) = self.server.take() {
+            assert!(!old.is_alive(), "the server still runs");
+        }
+        self.start_server().await;
+    }
+
+    /// A command for one more server process with this run's environment on a fresh port,
+    /// for a test that wants its exit and its output itself.
+    pub fn server_command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pixq"));
+        cmd.arg(self.server_role())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(&self.env)
+            .env("PIXQ__API__LISTEN", format!("127.0.0.1:{}", free_port()));
+        cmd
     }
 
     /// The API's base URL.
@@ -213,22 +340,42 @@ impl Run {
     }
 
     /// Where the logs of this run's processes are.
-    pub fn log_dir(&self) -> std::path::PathBuf {
+    pub fn log_dir(&self) -> PathBuf {
         std::env::temp_dir().join(&self.prefix)
     }
 
-    async fn wait_healthy(&self) {
+    /// The embedded run's `data_dir`.
+    pub fn data_dir(&self) -> &Path {
+        match &self.home {
+            Home::Embedded { data_dir } => data_dir.path(),
+            Home::Redis { .. } => panic!("a run on Redis has no data_dir"),
+        }
+    }
+
+    /// Waits up to 30 s until the server answers `/healthz`; fails the test at once, with
+    /// its output, if it exits.
+    async fn wait_healthy(&mut self) {
         let url = format!("{}/healthz", self.api());
-        let ok = eventually(Duration::from_secs(30), || async {
-            let r = self.http.get(&url).send().await.ok()?;
-            r.status().is_success().then_some(())
-        })
-        .await;
-        assert!(
-            ok.is_some(),
-            "pixq api never got healthy; logs in {:?}",
-            self.log_dir()
-        );
+        let start = Instant::now();
+        loop {
+            if let Ok(r) = self.http.get(&url).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            let (role, logs) = (self.server_role(), self.log_dir());
+            let server = self.server.as_mut().expect("a server");
+            assert!(
+                server.is_alive(),
+                "pixq {role} exited at start:\n{}",
+                server.output()
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "pixq {role} never got healthy; logs in {logs:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// `POST /v1/jobs`; answers (status, body).
@@ -254,6 +401,18 @@ impl Run {
             .ok()?;
         let status = r.status().as_u16();
         Some((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// `GET /metrics` as text.
+    pub async fn metrics(&self) -> String {
+        let r = self
+            .http
+            .get(format!("{}/metrics", self.api()))
+            .send()
+            .await
+            .expect("the API answers");
+        assert!(r.status().is_success(), "/metrics: {r:?}");
+        r.text().await.expect("a text body")
     }
 
     /// Posts `bodies` to `POST /v1/jobs` from `clients` concurrent HTTP clients; answers the
@@ -381,34 +540,87 @@ impl Run {
         }
     }
 
-    /// A connection to this run's Redis.
+    /// A connection to this run's Redis. Redis only.
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.redis_url.as_str())
-            .expect("a Redis URL")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("Redis answers")
+        match &self.home {
+            Home::Redis { keys, .. } => keys.connection().await,
+            Home::Embedded { .. } => panic!("an embedded run has no Redis"),
+        }
     }
 
-    /// How many jobs are in `state`, from the store's state index (`ZCARD
-    /// {prefix}:state:{state}`): cheap enough to ask often, unlike paging the API.
+    /// A read-only connection to the embedded run's database, to look under the store like
+    /// [`Run::redis`] does on Redis. It works while `pixq run` runs (WAL readers do not
+    /// block its writer) and after it died.
+    pub fn db(&self) -> rusqlite::Connection {
+        let path = self.data_dir().join("pixq.db");
+        let conn = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .unwrap_or_else(|e| panic!("{} opens read-only: {e}", path.display()));
+        conn.busy_timeout(Duration::from_secs(5))
+            .expect("a busy timeout");
+        conn
+    }
+
+    /// How many live jobs the embedded database holds, in `state` or in any.
+    async fn db_count(&self, state: Option<&str>) -> u64 {
+        let conn = self.db();
+        let state = state.map(str::to_owned);
+        tokio::task::spawn_blocking(move || {
+            let now = now_ms();
+            conn.query_row(
+                "SELECT count(*) FROM jobs WHERE (?1 IS NULL OR state = ?1)
+                     AND (expire_at_ms IS NULL OR expire_at_ms > ?2)",
+                rusqlite::params![state, now],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| u64::try_from(n).expect("a count"))
+            .expect("a count of jobs")
+        })
+        .await
+        .expect("the count runs")
+    }
+
+    /// How many jobs are in `state`: on Redis from the store's state index (`ZCARD
+    /// {prefix}:state:{state}`), embedded from the database's; cheap enough to ask often,
+    /// unlike paging the API.
     pub async fn count_in_state(&self, state: &str) -> u64 {
-        let mut conn = self.redis().await;
-        redis::cmd("ZCARD")
-            .arg(format!("{}:state:{state}", self.prefix))
-            .query_async(&mut conn)
-            .await
-            .expect("ZCARD")
+        match &self.home {
+            Home::Redis { .. } => {
+                let mut conn = self.redis().await;
+                redis::cmd("ZCARD")
+                    .arg(format!("{}:state:{state}", self.prefix))
+                    .query_async(&mut conn)
+                    .await
+                    .expect("ZCARD")
+            }
+            Home::Embedded { .. } => self.db_count(Some(state)).await,
+        }
     }
 
-    /// How many jobs the store holds (`ZCARD {prefix}:jobs`).
+    /// How many jobs the store holds (`ZCARD {prefix}:jobs` on Redis).
     pub async fn count_jobs(&self) -> u64 {
-        let mut conn = self.redis().await;
-        redis::cmd("ZCARD")
-            .arg(format!("{}:jobs", self.prefix))
-            .query_async(&mut conn)
-            .await
-            .expect("ZCARD")
+        match &self.home {
+            Home::Redis { .. } => {
+                let mut conn = self.redis().await;
+                redis::cmd("ZCARD")
+                    .arg(format!("{}:jobs", self.prefix))
+                    .query_async(&mut conn)
+                    .await
+                    .expect("ZCARD")
+            }
+            Home::Embedded { .. } => self.db_count(None).await,
+        }
+    }
+
+    /// How many jobs are in each state.
+    pub async fn counts(&self) -> BTreeMap<&'static str, u64> {
+        let mut counts = BTreeMap::new();
+        for s in STATES {
+            counts.insert(s, self.count_in_state(s).await);
+        }
+        counts
     }
 
     /// Waits until `expected` jobs are in `state`, asking the state index every 500 ms; fails
@@ -420,19 +632,9 @@ impl Run {
                 return start.elapsed();
             }
             if start.elapsed() > deadline {
-                let mut counts = BTreeMap::new();
-                for s in [
-                    "queued",
-                    "submitting",
-                    "generating",
-                    "succeeded",
-                    "failed",
-                    "cancelled",
-                ] {
-                    counts.insert(s, self.count_in_state(s).await);
-                }
                 panic!(
-                    "after {deadline:?}: not {expected} jobs {state}, counts {counts:?}; logs in {:?}",
+                    "after {deadline:?}: not {expected} jobs {state}, counts {:?}; logs in {:?}",
+                    self.counts().await,
                     self.log_dir()
                 );
             }
@@ -442,48 +644,24 @@ impl Run {
 
     /// The simulator's ledger: one entry per task created.
     pub async fn ledger(&self) -> Vec<Value> {
-        self.sim_get("/_sim/ledger").await
-    }
-
-    /// A GET on the simulator's admin endpoints, as JSON.
-    async fn sim_get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
-        self.http
-            .get(format!("{}{path}", self.sim.base_url()))
-            .send()
-            .await
-            .expect("the simulator answers")
-            .json()
-            .await
-            .expect("JSON")
+        self.admin.ledger().await
     }
 
     /// Sets fault rates on the simulator.
     pub async fn faults(&self, rates: Value) {
-        let r = self
-            .http
-            .post(format!("{}/_sim/faults", self.sim.base_url()))
-            .json(&rates)
-            .send()
-            .await
-            .expect("the simulator answers");
-        assert!(r.status().is_success());
+        self.admin.post("faults", &rates).await;
     }
 
     /// The simulator's `GET /_sim/stats`.
     pub async fn sim_stats(&self) -> Value {
-        self.sim_get("/_sim/stats").await
+        self.admin.stats().await
     }
 
     /// Sets the state of this run's upstream token on the simulator (`ok`, `used_up`, …).
     pub async fn set_token_state(&self, state: &str) {
-        let r = self
-            .http
-            .post(format!("{}/_sim/tokens", self.sim.base_url()))
-            .json(&json!({"token": TOKEN, "state": state}))
-            .send()
-            .await
-            .expect("the simulator answers");
-        assert!(r.status().is_success(), "token state {state}");
+        self.admin
+            .post("tokens", &json!({"token": TOKEN, "state": state}))
+            .await;
     }
 
     /// Runs the binary as a client command against this run's API; answers (code, stdout).
@@ -502,56 +680,37 @@ impl Run {
 
 impl Drop for Run {
     fn drop(&mut self) {
-        for child in self.workers.iter_mut().chain(self.api.as_mut()) {
-            let _ = child.kill();
-            let _ = child.wait();
+        // The processes go first, so that none writes to the state while it is deleted.
+        for child in self.workers.iter_mut().chain(self.server.as_mut()) {
+            child.kill();
         }
         if std::thread::panicking() {
-            eprintln!("logs of the failed run are in {:?}", self.log_dir());
-        }
-        // A test-owned Redis may be down or gone by now: do not wait for it.
-        if let Ok(client) = redis::Client::open(self.redis_url.as_str())
-            && let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(2))
-        {
-            let pattern = format!("{}:*", self.prefix);
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(&pattern)
-                .query(&mut conn)
-                .unwrap_or_default();
-            for chunk in keys.chunks(500) {
-                let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query(&mut conn);
+            // The data_dir is deleted with the run: keep a copy of the database beside the logs.
+            if let Home::Embedded { data_dir } = &self.home {
+                for name in ["pixq.db", "pixq.db-wal", "pixq.db-shm"] {
+                    let _ = std::fs::copy(data_dir.path().join(name), self.log_dir().join(name));
+                }
             }
-            // apalis-redis registers every queue in a global zset; take this run's entry out.
-            let _: Result<(), _> = redis::cmd("ZREM")
-                .arg("core:apalis:queues:list")
-                .arg(format!("{}:doorbell:workers", self.prefix))
-                .query(&mut conn);
-        }
-        if !std::thread::panicking() && std::env::var_os("PIXQ_TEST_KEEP_LOGS").is_none() {
+            eprintln!("logs of the failed run are in {:?}", self.log_dir());
+        } else if std::env::var_os("PIXQ_TEST_KEEP_LOGS").is_none() {
             let _ = std::fs::remove_dir_all(self.log_dir());
         }
+        // The home (the Redis keys or the data_dir) is deleted when the fields drop.
     }
 }
 
-/// Retries `attempt` every 100 ms until it gives `Some`, or `None` after `deadline`.
-pub async fn eventually<T, F, Fut>(deadline: Duration, mut attempt: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    while start.elapsed() < deadline {
-        if let Some(value) = attempt().await {
-            return Some(value);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    None
+/// Now, in milliseconds since the epoch: the embedded store's clock.
+fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch");
+    i64::try_from(since.as_millis()).expect("a time in range")
 }
 
 /// Checks the ledger against the jobs: one upstream task per succeeded step, each claimed by
 /// exactly one job, and no request sent twice. Answers the ledger by task id.
 pub fn assert_one_task_per_step(jobs: &[Value], ledger: &[Value]) -> BTreeMap<String, Value> {
+    ledger_task_ids(ledger);
     let by_task: BTreeMap<String, Value> = ledger
         .iter()
         .map(|e| {
@@ -561,7 +720,6 @@ pub fn assert_one_task_per_step(jobs: &[Value], ledger: &[Value]) -> BTreeMap<St
             )
         })
         .collect();
-    assert_eq!(by_task.len(), ledger.len(), "task ids are unique");
     let mut requests: Vec<String> = ledger.iter().map(|e| e["request"].to_string()).collect();
     requests.sort();
     let before = requests.len();
@@ -589,6 +747,14 @@ pub fn assert_one_task_per_step(jobs: &[Value], ledger: &[Value]) -> BTreeMap<St
     by_task
 }
 
+/// The upstream task ids the jobs hold.
+pub fn job_task_ids(jobs: &[Value]) -> HashSet<String> {
+    jobs.iter()
+        .filter_map(|j| j["upstream"]["task_id"].as_str())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A generation body with `extends` extend steps.
 pub fn chain_body(prompt: &str, extends: usize) -> Value {
     let steps: Vec<Value> = (0..extends)
@@ -603,12 +769,13 @@ pub fn chain_body(prompt: &str, extends: usize) -> Value {
 
 /// A `redis-server` this test owns, for tests that kill or restart Redis: on a free loopback
 /// port, persisting to an AOF fsynced on every write (`--appendonly yes --appendfsync always`)
-/// in its own directory, no RDB snapshots. Stopped by its pid (SIGKILL) when dropped; its
-/// directory is removed unless the test failed.
+/// in its own directory, no RDB snapshots. SIGKILLed when dropped; its directory is removed
+/// unless the test failed.
 pub struct OwnRedis {
     pub port: u16,
     pub dir: PathBuf,
-    child: Option<Child>,
+    server: Option<Proc>,
+    starts: usize,
 }
 
 impl OwnRedis {
@@ -620,7 +787,8 @@ impl OwnRedis {
         let mut redis = OwnRedis {
             port: free_port(),
             dir,
-            child: None,
+            server: None,
+            starts: 0,
         };
         redis.spawn();
         redis
@@ -632,27 +800,28 @@ impl OwnRedis {
     }
 
     fn spawn(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("redis.log"))
-            .expect("a Redis log");
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1"])
-            .args(["--appendonly", "yes"])
-            .args(["--appendfsync", "always"])
-            .args(["--save", ""])
-            .arg("--dir")
-            .arg(&self.dir)
-            .args(["--daemonize", "no"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("a log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("redis-server starts (is it installed?)");
-        self.child = Some(child);
+        assert!(self.server.is_none(), "already running");
+        let port = self.port.to_string();
+        let dir = self.dir.display().to_string();
+        let args = [
+            "--port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--dir",
+            &dir,
+            "--daemonize",
+            "no",
+        ];
+        let log = self.dir.join(format!("redis-{}.log", self.starts));
+        self.starts += 1;
+        self.server = Some(Proc::spawn(Path::new("redis-server"), &args, [], &log));
         self.wait_ready();
     }
 
@@ -667,10 +836,12 @@ impl OwnRedis {
             if matches!(pong.as_deref(), Ok("PONG")) {
                 return;
             }
-            if let Some(child) = self.child.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
-                panic!("redis-server exited with {status}; log in {:?}", self.dir);
+            if let Some(server) = self.server.as_mut() {
+                assert!(
+                    server.is_alive(),
+                    "redis-server exited; log in {:?}",
+                    self.dir
+                );
             }
             assert!(
                 start.elapsed() < Duration::from_secs(20),
@@ -684,9 +855,8 @@ impl OwnRedis {
 
     /// SIGKILLs it: no shutdown, no final write; what it answered OK to is in the AOF.
     pub fn sigkill(&mut self) {
-        let mut child = self.child.take().expect("running");
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
+        let mut server = self.server.take().expect("running");
+        server.kill();
     }
 
     /// Starts it again on the same port and directory (it reads its AOF back).
@@ -697,9 +867,8 @@ impl OwnRedis {
 
 impl Drop for OwnRedis {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(mut server) = self.server.take() {
+            server.kill();
         }
         if std::thread::panicking() {
             eprintln!("the test-owned Redis kept its files in {:?}", self.dir);

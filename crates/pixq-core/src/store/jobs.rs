@@ -1,7 +1,7 @@
-//! The [`Store`] trait: the truth about every job. The queue is only the doorbell.
+//! [`Jobs`]: the truth about every job record. The schedule is only the doorbell.
 //!
-//! Every backend (Redis in [`crate::redis`], SQLite later) keeps the same promises, checked by
-//! one conformance suite (`tests/store_suite`):
+//! Every backend (Redis in [`crate::redis`], SQLite in [`crate::sqlite`]) keeps the same
+//! promises, checked by one conformance suite (`tests/store_suite`):
 //!
 //! - a transition is one conditional write: it is [`Outcome::Applied`] only if the job was in
 //!   one of the states its constructor names when the write happened, and otherwise
@@ -12,12 +12,12 @@
 //! - an idempotency key replays its first job for the same body and conflicts for another;
 //! - finished jobs disappear after `retention.finished`.
 
-use std::future::Future;
-
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::job::{BatchId, Job, JobId, NewJob};
 use crate::state::{JobState, Transition};
+use crate::store::StoreError;
 
 /// An `Idempotency-Key` header and the fingerprint of the body it came with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub struct IdempotencyKey {
     pub fingerprint: String,
 }
 
-/// The answer of [`Store::create`].
+/// The answer of [`Jobs::create`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Created {
     /// The job: the new one, or the first one created under the same idempotency key.
@@ -37,7 +37,7 @@ pub struct Created {
     pub replayed: bool,
 }
 
-/// The answer of [`Store::apply`]. Never a silent no-op: either the change happened, or the
+/// The answer of [`Jobs::apply`]. Never a silent no-op: either the change happened, or the
 /// caller learns what the job looks like instead.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use = "a Stale outcome means the change did not happen"]
@@ -85,7 +85,7 @@ impl Outcome {
     }
 }
 
-/// Which jobs [`Store::list`] returns; every field narrows the listing.
+/// Which jobs [`Jobs::list`] returns; every field narrows the listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
     /// Only jobs in this state.
@@ -121,53 +121,10 @@ pub struct Page {
     pub next_cursor: Option<Cursor>,
 }
 
-/// Why a store call failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// There is no such job.
-    #[error(
-        "job {0} does not exist: check the id (finished jobs are deleted after retention.finished)"
-    )]
-    NotFound(JobId),
-    /// An idempotency key was reused with a different body.
-    #[error(
-        "idempotency key {key:?} was first used with another body (job {job}): resend the same body to get that job, or use a new key"
-    )]
-    Conflict {
-        /// The reused key.
-        key: String,
-        /// The job it names.
-        job: JobId,
-    },
-    /// A job with this id already exists.
-    #[error("job {0} already exists: create it under a fresh id")]
-    Duplicate(JobId),
-    /// A listing cursor this store did not issue.
-    #[error("cursor {0:?} was not issued by this store: list again without a cursor")]
-    InvalidCursor(String),
-    /// The job kept changing under a transition; another writer is racing it.
-    #[error("job {0} kept changing while a transition was applied: try again")]
-    Contended(JobId),
-    /// Redis failed or is unreachable.
-    #[error("redis: {0} (check that Redis is up and redis.url points at it)")]
-    Redis(#[from] ::redis::RedisError),
-    /// A stored record does not read back; the data was written by another version or edited
-    /// by hand.
-    #[error(
-        "stored data for {what} is corrupt ({detail}): inspect or delete it, it was not written by this version of pixq"
-    )]
-    Corrupt {
-        /// The record or key.
-        what: String,
-        /// What is wrong with it.
-        detail: String,
-    },
-}
-
 /// The truth about every job. See the [module docs](self) for the promises every backend
-/// keeps. Futures are `Send`, so a store can be used from spawned tasks.
-pub trait Store: Send + Sync {
+/// keeps.
+#[async_trait]
+pub trait Jobs: Send + Sync {
     /// Creates a chain's first step, queued. With an idempotency key: the same key and
     /// fingerprint return the first job with `replayed: true`.
     ///
@@ -175,11 +132,11 @@ pub trait Store: Send + Sync {
     ///
     /// [`StoreError::Conflict`] when the key was used with another fingerprint;
     /// [`StoreError::Duplicate`] when the id exists; backend failures.
-    fn create(
+    async fn create(
         &self,
         job: NewJob,
         idempotency: Option<IdempotencyKey>,
-    ) -> impl Future<Output = Result<Created, StoreError>> + Send;
+    ) -> Result<Created, StoreError>;
 
     /// Creates many first steps at once (a batch), all or none.
     ///
@@ -187,17 +144,14 @@ pub trait Store: Send + Sync {
     ///
     /// [`StoreError::Duplicate`] when an id exists or appears twice in `jobs` (nothing is
     /// created); backend failures.
-    fn create_batch(
-        &self,
-        jobs: Vec<NewJob>,
-    ) -> impl Future<Output = Result<Vec<Job>, StoreError>> + Send;
+    async fn create_batch(&self, jobs: Vec<NewJob>) -> Result<Vec<Job>, StoreError>;
 
     /// The job's record; `None` when unknown or expired.
     ///
     /// # Errors
     ///
     /// Backend failures and [`StoreError::Corrupt`].
-    fn get(&self, id: &JobId) -> impl Future<Output = Result<Option<Job>, StoreError>> + Send;
+    async fn get(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
 
     /// Applies a transition as one conditional write: [`Outcome::Applied`] if the job was in
     /// a state the transition starts from, otherwise [`Outcome::Stale`] (or
@@ -207,32 +161,26 @@ pub trait Store: Send + Sync {
     ///
     /// [`StoreError::NotFound`] for an unknown job; [`StoreError::Contended`] when the record
     /// kept changing; backend failures.
-    fn apply(
-        &self,
-        transition: Transition,
-    ) -> impl Future<Output = Result<Outcome, StoreError>> + Send;
+    async fn apply(&self, transition: Transition) -> Result<Outcome, StoreError>;
 
     /// The job that holds an upstream task id (e.g. for a callback or a lookup).
     ///
     /// # Errors
     ///
     /// Backend failures.
-    fn job_for_task(
-        &self,
-        task_id: &str,
-    ) -> impl Future<Output = Result<Option<JobId>, StoreError>> + Send;
+    async fn job_for_task(&self, task_id: &str) -> Result<Option<JobId>, StoreError>;
 
     /// Jobs newest first (by creation), `limit` at most, starting after `cursor`.
     ///
     /// # Errors
     ///
     /// [`StoreError::InvalidCursor`]; backend failures.
-    fn list(
+    async fn list(
         &self,
         filter: &ListFilter,
         cursor: Option<&Cursor>,
         limit: usize,
-    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+    ) -> Result<Page, StoreError>;
 
     /// Unfinished jobs whose record has not changed since `cutoff`, oldest change first,
     /// skipping the first `offset` of them, at most `limit`: what a rescuer re-enqueues. The
@@ -241,10 +189,19 @@ pub trait Store: Send + Sync {
     /// # Errors
     ///
     /// Backend failures.
-    fn unfinished_older_than(
+    async fn unfinished_older_than(
         &self,
         cutoff: DateTime<Utc>,
         offset: usize,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<Job>, StoreError>> + Send;
+    ) -> Result<Vec<Job>, StoreError>;
+
+    /// Sweeps up to `limit` finished jobs whose retention has passed out of every index and
+    /// deletes what is left of them; answers how many. Listings and transitions already sweep
+    /// a few each; a janitor calls this to catch up.
+    ///
+    /// # Errors
+    ///
+    /// Backend failures.
+    async fn prune_expired(&self, limit: usize) -> Result<usize, StoreError>;
 }

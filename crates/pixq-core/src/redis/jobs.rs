@@ -1,4 +1,4 @@
-//! [`RedisStore`]: the [`Store`] for many processes on many machines.
+//! [`Jobs`] on Redis.
 //!
 //! Each job is a hash holding its record as JSON, plus its `state` and a `version` the Lua
 //! scripts check. A transition reads the record, plans the change in Rust
@@ -6,42 +6,19 @@
 //! only if the record still has the state and version it was planned from; if another
 //! writer got there first it plans again from the new record, which then usually answers
 //! `Stale`. Indexes (by creation, state, batch; unfinished by last change; finished by
-//! expiry) are kept in step inside the same scripts. The key layout is in `keys.rs`, the
-//! scripts in `*.lua` next to it. Needs Redis 7; the scripts build keys from the prefix, so
-//! a Redis Cluster needs a hash-tagged prefix such as `{pixq}`.
-//!
-//! ```no_run
-//! use std::time::Duration;
-//! use pixq_core::redis::RedisStore;
-//!
-//! # async fn run() -> Result<(), redis::RedisError> {
-//! let client = redis::Client::open("redis://127.0.0.1:6379")?;
-//! let store = RedisStore::new(
-//!     client.get_connection_manager().await?,
-//!     "pixq",
-//!     Duration::from_secs(7 * 24 * 3600),
-//! );
-//! # let _ = store;
-//! # Ok(())
-//! # }
-//! ```
-
-mod keys;
-mod scripts;
+//! expiry) are kept in step inside the same scripts.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::time::Duration;
 
 use ::redis::AsyncCommands;
-use ::redis::aio::ConnectionManager;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use self::keys::Keys;
-use self::scripts::{CommitReply, CreateReply, NewRecord, Scripts, Write};
+use super::RedisStore;
+use super::scripts::{CommitReply, CreateReply, NewRecord, Write};
 use crate::job::{Job, JobId, NewJob};
 use crate::state::{JobState, Transition};
-use crate::store::{Created, Cursor, IdempotencyKey, ListFilter, Outcome, Page, Store, StoreError};
+use crate::store::{Created, Cursor, IdempotencyKey, Jobs, ListFilter, Outcome, Page, StoreError};
 
 /// How many times a transition is planned again when its record keeps changing under it.
 const MAX_PLANS: usize = 32;
@@ -53,42 +30,10 @@ const PRUNE_PER_LIST: usize = 256;
 /// of a batch, or records that just expired).
 const LIST_BUDGET: usize = 1000;
 
-/// The Redis-backed [`Store`]. Clones share one connection manager.
-#[derive(Debug, Clone)]
-pub struct RedisStore {
-    conn: ConnectionManager,
-    keys: Keys,
-    scripts: Arc<Scripts>,
-    retention: Duration,
-}
-
 impl RedisStore {
-    /// A store whose keys all start with `{prefix}:` and whose finished jobs expire
-    /// `retention` after they finish.
-    pub fn new(conn: ConnectionManager, prefix: &str, retention: Duration) -> Self {
-        RedisStore {
-            conn,
-            keys: Keys::new(prefix),
-            scripts: Arc::new(Scripts::new()),
-            retention,
-        }
-    }
-
-    /// Sweeps up to `limit` jobs whose retention has passed out of the listing indexes (their
-    /// records expire on their own); answers how many. Listings and transitions already sweep
-    /// a few each; a janitor may call this to catch up.
-    ///
-    /// # Errors
-    ///
-    /// Redis failures.
-    pub async fn prune_expired(&self, limit: usize) -> Result<usize, StoreError> {
-        let mut conn = self.conn.clone();
-        self.scripts.prune(&mut conn, &self.keys, limit).await
-    }
-
     /// The record and its version.
     async fn read(&self, id: &JobId) -> Result<Option<(Job, i64)>, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let key = self.keys.job(id);
         // The version is read as text: a hand-edited one is a corrupt record, not a Redis error.
         let (json, version): (Option<String>, Option<String>) =
@@ -157,7 +102,7 @@ impl RedisStore {
         for id in ids {
             pipe.hget(self.keys.job(&JobId::from(id.as_str())), "json");
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let found: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
         found
             .into_iter()
@@ -208,7 +153,8 @@ fn parse_cursor(cursor: &Cursor) -> Result<(String, String), StoreError> {
     Ok((score.to_owned(), id.to_owned()))
 }
 
-impl Store for RedisStore {
+#[async_trait]
+impl Jobs for RedisStore {
     async fn create(
         &self,
         job: NewJob,
@@ -219,7 +165,7 @@ impl Store for RedisStore {
         let idem = idempotency
             .as_ref()
             .map(|k| (self.keys.idempotency(&k.key), k.fingerprint.as_str()));
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let reply = self
             .scripts
             .create(&mut conn, &self.keys, idem, &[record])
@@ -248,7 +194,7 @@ impl Store for RedisStore {
             return Ok(jobs);
         }
         let records = jobs.iter().map(new_record).collect::<Result<Vec<_>, _>>()?;
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         match self
             .scripts
             .create(&mut conn, &self.keys, None, &records)
@@ -289,7 +235,7 @@ impl Store for RedisStore {
                 }
             }
             let claim = plan.claim.as_deref().map(|task| self.keys.task(task));
-            let mut conn = self.conn.clone();
+            let mut conn = self.conn();
             match self
                 .scripts
                 .commit(&mut conn, &self.keys, claim, &writes)
@@ -313,7 +259,7 @@ impl Store for RedisStore {
     }
 
     async fn job_for_task(&self, task_id: &str) -> Result<Option<JobId>, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let owner: Option<String> = conn.get(self.keys.task(task_id)).await?;
         Ok(owner.map(JobId::from))
     }
@@ -331,7 +277,7 @@ impl Store for RedisStore {
             (None, Some(state)) => (self.keys.state(state), None),
             (None, None) => (self.keys.jobs(), None),
         };
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         self.scripts
             .prune(&mut conn, &self.keys, PRUNE_PER_LIST)
             .await?;
@@ -366,7 +312,7 @@ impl Store for RedisStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<Job>, StoreError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let ids: Vec<String> = ::redis::cmd("ZRANGE")
             .arg(self.keys.unfinished())
             .arg("-inf")
@@ -381,5 +327,10 @@ impl Store for RedisStore {
         let cutoff_ms = cutoff.timestamp_millis();
         jobs.retain(|job| !job.is_terminal() && job.updated_at.timestamp_millis() <= cutoff_ms);
         Ok(jobs)
+    }
+
+    async fn prune_expired(&self, limit: usize) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        self.scripts.prune(&mut conn, &self.keys, limit).await
     }
 }

@@ -1,16 +1,14 @@
-//! The shared upstream limits against a real Redis, each test under its own prefix
-//! `pixq-test-limits-<uuid>`, deleting only its own keys.
-
-mod common;
+//! The upstream's shared limits: slots in flight per token, pauses with their one probe, and
+//! the wait line, as every backend must keep them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use common::Prefix;
 use pixq_core::job::JobId;
-use pixq_core::limits::{Acquire, Gate, Pauses, Slots, WaitLine};
+use pixq_core::limits::{Acquire, Gate};
+use pixq_core::store::SharedStore;
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -18,15 +16,13 @@ fn job(i: usize) -> JobId {
     JobId::from(format!("job_{i}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-async fn fifty_concurrent_acquirers_get_exactly_five_slots() {
-    let p = Prefix::new("limits").await;
-    let slots = Slots::new(p.conn.clone(), &p.name);
+pub async fn fifty_concurrent_acquirers_get_exactly_five_slots(store: &SharedStore) {
+    let slots = store.slots();
     let mut tasks = Vec::new();
     for i in 0..50 {
-        let s = slots.clone();
+        let s = store.clone();
         tasks.push(tokio::spawn(async move {
-            (i, s.acquire("tok", &job(i), 5, LONG).await.unwrap())
+            (i, s.slots().acquire("tok", &job(i), 5, LONG).await.unwrap())
         }));
     }
     let mut winners = Vec::new();
@@ -70,31 +66,33 @@ async fn fifty_concurrent_acquirers_get_exactly_five_slots() {
     );
     // Both tokens are known to a scrape that does not know the tokens.
     assert_eq!(slots.aliases().await.unwrap(), ["other", "tok"]);
-    p.clean().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-async fn never_more_than_max_hold_at_once_under_churn() {
-    let p = Prefix::new("limits").await;
-    let slots = Slots::new(p.conn.clone(), &p.name);
+pub async fn never_more_than_max_hold_at_once_under_churn(store: &SharedStore) {
+    let slots = store.slots();
     let holding = Arc::new(AtomicU32::new(0));
     let most = Arc::new(AtomicU32::new(0));
     let mut tasks = Vec::new();
     for i in 0..50 {
-        let (s, holding, most) = (slots.clone(), holding.clone(), most.clone());
+        let (s, holding, most) = (store.clone(), holding.clone(), most.clone());
         tasks.push(tokio::spawn(async move {
             let id = job(i);
             let mut rounds = 0;
             while rounds < 3 {
-                if s.acquire("tok", &id, 5, LONG).await.unwrap().is_acquired() {
+                if s.slots()
+                    .acquire("tok", &id, 5, LONG)
+                    .await
+                    .unwrap()
+                    .is_acquired()
+                {
                     // Counted only between a confirmed acquire and the release, so the count
                     // can only be below what Redis says is held.
                     let now = holding.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
-                    assert!(s.held("tok").await.unwrap() <= 5);
+                    assert!(s.slots().held("tok").await.unwrap() <= 5);
                     tokio::time::sleep(Duration::from_millis(2)).await;
                     holding.fetch_sub(1, Ordering::SeqCst);
-                    assert!(s.release("tok", &id).await.unwrap());
+                    assert!(s.slots().release("tok", &id).await.unwrap());
                     rounds += 1;
                 } else {
                     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -109,13 +107,10 @@ async fn never_more_than_max_hold_at_once_under_churn() {
     assert!(most <= 5, "{most} held at once");
     assert!(most >= 2, "the test never ran holders concurrently");
     assert_eq!(slots.held("tok").await.unwrap(), 0);
-    p.clean().await;
 }
 
-#[tokio::test]
-async fn acquiring_again_only_renews_the_slot_a_job_holds() {
-    let p = Prefix::new("limits").await;
-    let slots = Slots::new(p.conn.clone(), &p.name);
+pub async fn acquiring_again_only_renews_the_slot_a_job_holds(store: &SharedStore) {
+    let slots = store.slots();
     let a = job(1);
     let Acquire::Acquired {
         until: first,
@@ -152,13 +147,10 @@ async fn acquiring_again_only_renews_the_slot_a_job_holds() {
         }
     ));
     assert_eq!(slots.held("tok").await.unwrap(), 2);
-    p.clean().await;
 }
 
-#[tokio::test]
-async fn an_expired_holder_frees_its_slot_and_cannot_renew_or_release_it() {
-    let p = Prefix::new("limits").await;
-    let slots = Slots::new(p.conn.clone(), &p.name);
+pub async fn an_expired_holder_frees_its_slot_and_cannot_renew_or_release_it(store: &SharedStore) {
+    let slots = store.slots();
     let (dead, next) = (job(1), job(2));
     let ttl = Duration::from_millis(200);
     let Acquire::Acquired { until, .. } = slots.acquire("tok", &dead, 1, ttl).await.unwrap() else {
@@ -192,13 +184,10 @@ async fn an_expired_holder_frees_its_slot_and_cannot_renew_or_release_it() {
     assert!(!slots.release("tok", &dead).await.unwrap());
     assert_eq!(slots.held("tok").await.unwrap(), 1);
     assert!(slots.renew("tok", &next, LONG).await.unwrap());
-    p.clean().await;
 }
 
-#[tokio::test]
-async fn release_frees_the_slot_once() {
-    let p = Prefix::new("limits").await;
-    let slots = Slots::new(p.conn.clone(), &p.name);
+pub async fn release_frees_the_slot_once(store: &SharedStore) {
+    let slots = store.slots();
     let (a, b) = (job(1), job(2));
     assert!(
         slots
@@ -228,13 +217,10 @@ async fn release_frees_the_slot_once() {
     let holders = slots.holders("tok").await.unwrap();
     assert_eq!(holders.len(), 1);
     assert_eq!(holders[0].0, b);
-    p.clean().await;
 }
 
-#[tokio::test]
-async fn a_pause_round_trips_and_keeps_its_start() {
-    let p = Prefix::new("limits").await;
-    let pauses = Pauses::new(p.conn.clone(), &p.name);
+pub async fn a_pause_round_trips_and_keeps_its_start(store: &SharedStore) {
+    let pauses = store.pauses();
     assert!(pauses.status("tok").await.unwrap().is_none());
     assert!(pauses.paused_aliases().await.unwrap().is_empty());
 
@@ -271,13 +257,10 @@ async fn a_pause_round_trips_and_keeps_its_start() {
     let listed = pauses.paused_aliases().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].0, "another");
-    p.clean().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-async fn after_until_exactly_one_job_probes() {
-    let p = Prefix::new("limits").await;
-    let pauses = Pauses::new(p.conn.clone(), &p.name);
+pub async fn after_until_exactly_one_job_probes(store: &SharedStore) {
+    let pauses = store.pauses();
     let window = Duration::from_secs(30);
     assert_eq!(pauses.gate("tok", window).await.unwrap(), Gate::Open);
 
@@ -291,9 +274,9 @@ async fn after_until_exactly_one_job_probes() {
     tokio::time::sleep(Duration::from_millis(350)).await;
     let mut tasks = Vec::new();
     for _ in 0..20 {
-        let pauses = pauses.clone();
+        let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            pauses.gate("tok", window).await.unwrap()
+            store.pauses().gate("tok", window).await.unwrap()
         }));
     }
     let mut probes = 0;
@@ -315,13 +298,10 @@ async fn after_until_exactly_one_job_probes() {
     // The probe succeeded.
     assert!(pauses.clear("tok").await.unwrap());
     assert_eq!(pauses.gate("tok", window).await.unwrap(), Gate::Open);
-    p.clean().await;
 }
 
-#[tokio::test]
-async fn the_wait_line_keeps_arrival_order_and_first_places() {
-    let p = Prefix::new("limits").await;
-    let line = WaitLine::new(p.conn.clone(), &p.name);
+pub async fn the_wait_line_keeps_arrival_order_and_first_places(store: &SharedStore) {
+    let line = store.wait_line();
     let ids: Vec<JobId> = (0..5).map(job).collect();
     for id in &ids {
         assert!(line.park("tok", id).await.unwrap());
@@ -353,19 +333,16 @@ async fn the_wait_line_keeps_arrival_order_and_first_places() {
         ]
     );
     assert_eq!(line.len("tok").await.unwrap(), 5);
-    p.clean().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-async fn concurrent_parkers_each_get_one_place() {
-    let p = Prefix::new("limits").await;
-    let line = WaitLine::new(p.conn.clone(), &p.name);
+pub async fn concurrent_parkers_each_get_one_place(store: &SharedStore) {
+    let line = store.wait_line();
     let mut tasks = Vec::new();
     for i in 0..40 {
-        let line = line.clone();
+        let store = store.clone();
         // Every job parks twice, racing itself.
         tasks.push(tokio::spawn(async move {
-            let a = line.park("tok", &job(i % 20)).await.unwrap();
+            let a = store.wait_line().park("tok", &job(i % 20)).await.unwrap();
             u32::from(a)
         }));
     }
@@ -375,5 +352,4 @@ async fn concurrent_parkers_each_get_one_place() {
     }
     assert_eq!(added, 20);
     assert_eq!(line.len("tok").await.unwrap(), 20);
-    p.clean().await;
 }

@@ -1,0 +1,187 @@
+//! [`RedisStore`]: the [`Store`] for many processes on many machines, sharing one Redis.
+//!
+//! This module owns every Redis key pixq writes ([`keys`](self) lists each family) and every
+//! Lua script (each a `.lua` file beside its typed handle). Nothing outside it names a Redis
+//! type. One file per part of the store:
+//!
+//! - `jobs`: records, indexes, task claims, idempotency keys (`create.lua`, `commit.lua`,
+//!   `list.lua`, `prune.lua`, all prefixed with `prelude.lua`);
+//! - `schedule`: due times and leases (`take_due.lua`, `renew_lease.lua`, `settle.lua`);
+//! - `slots`, `wait_line`, `pauses`, `poll_gate`, `dead_letters`.
+//!
+//! Scripts that compare times read the Redis server's clock (`now.lua`), so the clocks of
+//! worker machines do not matter. Needs Redis 7. Keys are built from the prefix, so a Redis
+//! Cluster would need a hash-tagged prefix such as `{pixq}` (see `docs/scaling.md`).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use pixq_core::redis::RedisStore;
+//! use pixq_core::store::Store;
+//!
+//! # async fn run() -> Result<(), pixq_core::store::StoreError> {
+//! let store = RedisStore::connect("redis://127.0.0.1:6379", "pixq", Duration::from_secs(604_800))
+//!     .await?;
+//! store.ping().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod dead_letters;
+mod jobs;
+mod keys;
+mod pauses;
+mod poll_gate;
+mod schedule;
+mod scripts;
+mod slots;
+mod wait_line;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use async_trait::async_trait;
+use tokio::sync::Notify;
+
+use self::keys::Keys;
+use self::scripts::Scripts;
+use crate::limits::{Pauses, PollGate, Slots, WaitLine};
+use crate::queue::{DeadLetters, Schedule};
+use crate::store::{BackendKind, Jobs, Store, StoreError};
+
+/// redis-rs's default 500 ms response timeout has been seen to kill workers under load; a
+/// slow reply should be waited for, a dead server noticed.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long to wait for a TCP connection to Redis.
+pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The Redis-backed [`Store`]. Clones share one multiplexed, reconnecting connection.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    keys: Keys,
+    scripts: Arc<Scripts>,
+    retention: Duration,
+    rung: Arc<Notify>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.keys.prefix())
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to the Redis at `url`, with a response timeout of [`RESPONSE_TIMEOUT`]; every
+    /// key starts with `{prefix}:`, and finished jobs expire `retention` after they finish.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when the URL is invalid or Redis cannot be reached.
+    pub async fn connect(url: &str, prefix: &str, retention: Duration) -> Result<Self, StoreError> {
+        let client = ::redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(CONNECTION_TIMEOUT));
+        let conn = client.get_connection_manager_with_config(config).await?;
+        Ok(Self::new(conn, prefix, retention))
+    }
+
+    /// A store over an existing connection, sharing it: for tools and tests that hold one.
+    pub fn new(conn: ConnectionManager, prefix: &str, retention: Duration) -> Self {
+        RedisStore {
+            conn,
+            keys: Keys::new(prefix),
+            scripts: Arc::new(Scripts::new()),
+            retention,
+            rung: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The same data, with finished jobs expiring after `retention`.
+    pub fn with_retention(&self, retention: Duration) -> Self {
+        RedisStore {
+            retention,
+            ..self.clone()
+        }
+    }
+
+    /// A connection handle (cheap: it is shared).
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Redis
+    }
+
+    fn jobs(&self) -> &dyn Jobs {
+        self
+    }
+
+    fn schedule(&self) -> &dyn Schedule {
+        self
+    }
+
+    fn slots(&self) -> &dyn Slots {
+        self
+    }
+
+    fn wait_line(&self) -> &dyn WaitLine {
+        self
+    }
+
+    fn pauses(&self) -> &dyn Pauses {
+        self
+    }
+
+    fn poll_gate(&self) -> &dyn PollGate {
+        self
+    }
+
+    fn dead_letters(&self) -> &dyn DeadLetters {
+        self
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let _: String = ::redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn rung(&self) {
+        self.rung.notified().await;
+    }
+}
+
+impl From<::redis::RedisError> for StoreError {
+    fn from(e: ::redis::RedisError) -> Self {
+        let unreachable = e.is_io_error()
+            || e.is_connection_refusal()
+            || e.is_connection_dropped()
+            || e.is_timeout();
+        StoreError::Unavailable {
+            backend: BackendKind::Redis,
+            detail: e.to_string(),
+            unreachable,
+        }
+    }
+}
+
+/// Whole milliseconds of `d`, at least 1 (Redis refuses a zero time to live).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// A time in milliseconds read back from Redis; `what` names the key for the error.
+fn from_millis(ms: i64, what: &str) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::corrupt(what, format!("{ms} is not a time in milliseconds")))
+}

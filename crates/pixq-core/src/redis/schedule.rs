@@ -1,0 +1,162 @@
+//! [`Schedule`] on Redis: `{p}:due` (job → due ms), `{p}:leased` (job → lease expiry, server
+//! ms), `{p}:holders` (job → holder) and `{p}:rung` (job → a look asked for while leased).
+
+use std::time::Duration;
+
+use ::redis::AsyncCommands;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{RedisStore, millis};
+use crate::job::JobId;
+use crate::queue::{Lease, Schedule};
+use crate::store::StoreError;
+
+/// How many ids one ring sends to Redis; bounds the size of any one command.
+const CHUNK: usize = 1000;
+
+#[async_trait]
+impl Schedule for RedisStore {
+    async fn ring_many(&self, ids: &[JobId], at: DateTime<Utc>) -> Result<(), StoreError> {
+        let score = at.timestamp_millis();
+        let key = self.keys.due();
+        let mut conn = self.conn();
+        for chunk in ids.chunks(CHUNK) {
+            let mut cmd = ::redis::cmd("ZADD");
+            cmd.arg(&key).arg("LT");
+            for id in chunk {
+                cmd.arg(score).arg(id.as_str());
+            }
+            let _: i64 = cmd.query_async(&mut conn).await?;
+        }
+        if at <= Utc::now() && !ids.is_empty() {
+            self.rung.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn take_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Vec<Lease>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn();
+        let ids: Vec<String> = self
+            .scripts
+            .take_due
+            .key(self.keys.due())
+            .key(self.keys.leased())
+            .key(self.keys.holders())
+            .key(self.keys.rung())
+            .arg(now.timestamp_millis())
+            .arg(limit)
+            .arg(holder)
+            .arg(millis(ttl))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(ids
+            .into_iter()
+            .map(|id| Lease {
+                job: JobId::from(id),
+                holder: holder.to_owned(),
+            })
+            .collect())
+    }
+
+    async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let renewed: i64 = self
+            .scripts
+            .renew_lease
+            .key(self.keys.leased())
+            .key(self.keys.holders())
+            .arg(lease.job.as_str())
+            .arg(&lease.holder)
+            .arg(millis(ttl))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(renewed == 1)
+    }
+
+    async fn settle(&self, lease: &Lease, next: Option<DateTime<Utc>>) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let next_ms = next.map(|at| at.timestamp_millis().to_string());
+        let settled: i64 = self
+            .scripts
+            .settle
+            .key(self.keys.due())
+            .key(self.keys.leased())
+            .key(self.keys.holders())
+            .key(self.keys.rung())
+            .arg(lease.job.as_str())
+            .arg(&lease.holder)
+            .arg(next_ms.unwrap_or_default())
+            .invoke_async(&mut conn)
+            .await?;
+        if next.is_some_and(|at| at <= Utc::now()) {
+            self.rung.notify_one();
+        }
+        Ok(settled == 1)
+    }
+
+    async fn due_at(&self, id: &JobId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut conn = self.conn();
+        let score: Option<f64> = conn.zscore(self.keys.due(), id.as_str()).await?;
+        // Scores are whole milliseconds we wrote ourselves; the cast is exact below 2^53.
+        #[allow(clippy::cast_possible_truncation)]
+        Ok(score.and_then(|ms| DateTime::from_timestamp_millis(ms as i64)))
+    }
+
+    async fn holder(&self, id: &JobId) -> Result<Option<(String, Duration)>, StoreError> {
+        let mut conn = self.conn();
+        let reply: Vec<String> = self
+            .scripts
+            .holder
+            .key(self.keys.leased())
+            .key(self.keys.holders())
+            .arg(id.as_str())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(match reply.as_slice() {
+            [holder, left] => {
+                let left = left.parse::<u64>().unwrap_or(0);
+                Some((holder.clone(), Duration::from_millis(left)))
+            }
+            _ => None,
+        })
+    }
+
+    async fn is_tracked(&self, id: &JobId) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let (due, leased, rung): (Option<f64>, Option<f64>, bool) = ::redis::pipe()
+            .atomic()
+            .zscore(self.keys.due(), id.as_str())
+            .zscore(self.keys.leased(), id.as_str())
+            .hexists(self.keys.rung(), id.as_str())
+            .query_async(&mut conn)
+            .await?;
+        Ok(due.is_some() || leased.is_some() || rung)
+    }
+
+    async fn len(&self) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        Ok(conn.zcard(self.keys.due()).await?)
+    }
+
+    async fn due_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        Ok(conn
+            .zcount(self.keys.due(), "-inf", now.timestamp_millis())
+            .await?)
+    }
+
+    async fn leased_count(&self) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        Ok(conn.zcard(self.keys.leased()).await?)
+    }
+}

@@ -1,0 +1,363 @@
+//! [`SqliteStore`]: the [`Store`] for one process on one machine, in one SQLite file.
+//!
+//! `pixq run` keeps everything in `{data_dir}/pixq.db` and needs nothing else running. The
+//! promises are Redis's, method for method (the same conformance suite runs against both):
+//! conditional transitions answering applied or stale, atomic task-id claims, a chain's next
+//! step created in the write that finishes the step before it, idempotency keys, the shared
+//! in-flight cap with its wait line, pauses, retention.
+//!
+//! - **One owner.** `{data_dir}/pixq.lock` is locked (`flock`) for as long as the store is
+//!   open, so a second process on the same `data_dir` fails at once with a message naming the
+//!   holder, instead of two writers corrupting each other's view.
+//! - **Durability.** WAL mode with `synchronous = NORMAL`: a write is in the WAL, in the
+//!   operating system's hands, when the call returns, so an accepted job survives a crash or
+//!   a SIGKILL of the process. A power loss or kernel crash may lose the last transactions
+//!   before the WAL was synced (the file stays consistent); `FULL` would sync every commit.
+//! - **One writer.** One connection, owned by one thread that runs the calls in the order
+//!   they come: every call is one transaction, and a read-plan-write (a transition) runs
+//!   whole, so nothing can change a record between its read and its conditional write. Calls
+//!   take tens of microseconds; ADR 004 has the measurements behind rusqlite and the thread.
+//! - **Time** is the process's clock, in milliseconds.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use pixq_core::sqlite::SqliteStore;
+//! use pixq_core::store::Store;
+//!
+//! # async fn run() -> Result<(), pixq_core::store::StoreError> {
+//! let store = SqliteStore::open("./pixq-data".as_ref(), Duration::from_secs(604_800)).await?;
+//! store.ping().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod dead_letters;
+mod jobs;
+mod pauses;
+mod poll_gate;
+mod schedule;
+mod slots;
+mod wait_line;
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use tokio::sync::{Notify, oneshot};
+
+use crate::limits::{Pauses, PollGate, Slots, WaitLine};
+use crate::queue::{DeadLetters, Schedule};
+use crate::store::{BackendKind, Jobs, Store, StoreError};
+
+/// The database's file name under `data_dir`.
+pub const DB_FILE: &str = "pixq.db";
+
+/// The lock file's name under `data_dir`.
+pub const LOCK_FILE: &str = "pixq.lock";
+
+/// How long a statement waits for a lock held by a checkpoint before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQLite-backed [`Store`]. Clones share one connection and its thread.
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Arc<Db>,
+    retention: Duration,
+    rung: Arc<Notify>,
+}
+
+/// A unit of work for the connection's thread.
+type Work = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The open database: one thread owns the connection (and the lock file), and runs the work
+/// sent to it in order. When the last store goes, the thread ends, closing the connection and
+/// then the lock.
+struct Db {
+    work: Sender<Work>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.db.path)
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if need be) `{data_dir}/pixq.db`, locking `data_dir` to this store;
+    /// finished jobs expire `retention` after they finish.
+    ///
+    /// Leases of a process that died are void at once: nobody else can hold them, since only
+    /// one process may open the store.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Locked`] when another process (or another store in this one) holds
+    /// `data_dir`; [`StoreError::Unavailable`] when it cannot be created, or the database
+    /// cannot be opened or set up.
+    pub async fn open(data_dir: &Path, retention: Duration) -> Result<Self, StoreError> {
+        let data_dir = data_dir.to_owned();
+        let db = tokio::task::spawn_blocking(move || Db::open(&data_dir))
+            .await
+            .map_err(|e| failure(format!("opening the database stopped: {e}")))??;
+        Ok(SqliteStore {
+            db: Arc::new(db),
+            retention,
+            rung: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The same data, with finished jobs expiring after `retention`.
+    pub fn with_retention(&self, retention: Duration) -> Self {
+        SqliteStore {
+            retention,
+            ..self.clone()
+        }
+    }
+
+    /// Where the database file is.
+    pub fn path(&self) -> &Path {
+        &self.db.path
+    }
+
+    /// Runs `work` in one immediate (write) transaction on the connection's thread,
+    /// committing when it answers `Ok` and rolling back otherwise.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.run(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = work(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Runs `work` on the connection's thread outside a transaction: one statement that only
+    /// reads.
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.run(move |conn| work(conn)).await
+    }
+
+    /// Sends `work` to the connection's thread and waits for its answer.
+    async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Work = Box::new(move |conn| {
+            let _ = tx.send(work(conn));
+        });
+        self.db
+            .work
+            .send(job)
+            .map_err(|_| failure("the store's thread has stopped".into()))?;
+        rx.await
+            .map_err(|_| failure("a store call stopped before it answered".into()))?
+    }
+
+    /// Wakes a worker waiting in this process when a look is due now.
+    fn rang(&self, at_ms: i64) {
+        if at_ms <= now_ms() {
+            self.rung.notify_one();
+        }
+    }
+}
+
+impl Db {
+    fn open(data_dir: &Path) -> Result<Db, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            failure(format!(
+                "cannot create data_dir {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let lock = lock(data_dir)?;
+        let path = data_dir.join(DB_FILE);
+        let conn = connect(&path)?;
+        let (work, queue) = mpsc::channel::<Work>();
+        std::thread::Builder::new()
+            .name("pixq-sqlite".into())
+            .spawn(move || serve(conn, &queue, lock))
+            .map_err(|e| failure(format!("cannot start the store's thread: {e}")))?;
+        Ok(Db { work, path })
+    }
+}
+
+/// Opens the database at `path`, in WAL mode, with pixq's schema, and voids the leases of a
+/// process that died.
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(failure(format!(
+            "{} cannot use WAL mode (it answered {mode:?}): put data_dir on a local disk",
+            path.display()
+        )));
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = OFF;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -32000;",
+    )?;
+    conn.execute_batch(include_str!("schema.sql"))?;
+    // Only this process can hold a lease now: the leases of one that died are void.
+    conn.execute(
+        "UPDATE schedule SET holder = NULL, lease_until_ms = NULL,
+             due_ms = CASE WHEN due_ms IS NULL OR due_ms > ?1 THEN ?1 ELSE due_ms END
+         WHERE holder IS NOT NULL",
+        [now_ms()],
+    )?;
+    Ok(conn)
+}
+
+/// The connection's thread: runs each unit of work in the order it came, until every store
+/// is gone. A unit that panics loses only its own answer.
+fn serve(mut conn: Connection, queue: &Receiver<Work>, lock: File) {
+    while let Ok(work) = queue.recv() {
+        if std::panic::catch_unwind(AssertUnwindSafe(|| work(&mut conn))).is_err() {
+            tracing::error!("a store call panicked; its transaction was rolled back");
+        }
+    }
+    drop(conn);
+    drop(lock);
+}
+
+/// Locks `{data_dir}/pixq.lock` for this process, writing its pid into it; fails when another
+/// process (or another open store of this one) holds it.
+fn lock(data_dir: &Path) -> Result<File, StoreError> {
+    let path = data_dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| failure(format!("cannot open the lock file {}: {e}", path.display())))?;
+    if file.try_lock().is_err() {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let holder = holder.trim();
+        let who = if holder.is_empty() {
+            "another process".to_owned()
+        } else {
+            format!("another process (pid {holder})")
+        };
+        return Err(StoreError::Locked {
+            data_dir: data_dir.display().to_string(),
+            holder: who,
+        });
+    }
+    let written = file
+        .set_len(0)
+        .and_then(|()| file.seek(SeekFrom::Start(0)))
+        .and_then(|_| write!(file, "{}", std::process::id()));
+    if let Err(e) = written {
+        tracing::debug!(error = %e, "could not write the pid into the lock file");
+    }
+    Ok(file)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Sqlite
+    }
+
+    fn jobs(&self) -> &dyn Jobs {
+        self
+    }
+
+    fn schedule(&self) -> &dyn Schedule {
+        self
+    }
+
+    fn slots(&self) -> &dyn Slots {
+        self
+    }
+
+    fn wait_line(&self) -> &dyn WaitLine {
+        self
+    }
+
+    fn pauses(&self) -> &dyn Pauses {
+        self
+    }
+
+    fn poll_gate(&self) -> &dyn PollGate {
+        self
+    }
+
+    fn dead_letters(&self) -> &dyn DeadLetters {
+        self
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| {
+            let _: i64 = conn.query_row("SELECT 1", [], |row| row.get(0))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn rung(&self) {
+        self.rung.notified().await;
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        failure(e.to_string())
+    }
+}
+
+/// A failure of the SQLite backend, with what happened.
+fn failure(detail: String) -> StoreError {
+    StoreError::Unavailable {
+        backend: BackendKind::Sqlite,
+        detail,
+        unreachable: false,
+    }
+}
+
+/// The process's clock in milliseconds.
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// Whole milliseconds of `d`.
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A time in milliseconds read back from the database; `what` names it for the error.
+fn from_millis(ms: i64, what: &str) -> Result<chrono::DateTime<Utc>, StoreError> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::corrupt(what, format!("{ms} is not a time in milliseconds")))
+}
+
+/// A single optional row.
+fn optional<T>(found: rusqlite::Result<T>) -> Result<Option<T>, StoreError> {
+    Ok(found.optional()?)
+}

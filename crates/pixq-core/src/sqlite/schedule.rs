@@ -1,0 +1,264 @@
+//! [`Schedule`] on SQLite: the `schedule` table, one row per job with a look booked
+//! (`due_ms`), a lease (`holder`, `lease_until_ms`) or a look asked for while leased
+//! (`rung_ms`); a row left with none of them is deleted.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+
+use super::{SqliteStore, from_millis, millis, now_ms, optional};
+use crate::job::JobId;
+use crate::queue::{Lease, Schedule};
+use crate::store::StoreError;
+
+/// Books a look at `id` no later than `at`.
+fn ring(conn: &Connection, id: &str, at: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO schedule (job_id, due_ms) VALUES (?1, ?2)
+         ON CONFLICT (job_id) DO UPDATE SET due_ms =
+             CASE WHEN due_ms IS NULL OR excluded.due_ms < due_ms THEN excluded.due_ms ELSE due_ms END",
+    )?
+    .execute(params![id, at])?;
+    Ok(())
+}
+
+/// Leases `id` to `holder` until `until`.
+fn take(conn: &Connection, id: &str, holder: &str, until: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE schedule SET due_ms = NULL, holder = ?2, lease_until_ms = ?3 WHERE job_id = ?1",
+    )?
+    .execute(params![id, holder, until])?;
+    Ok(())
+}
+
+#[async_trait]
+impl Schedule for SqliteStore {
+    async fn ring_many(&self, ids: &[JobId], at: DateTime<Utc>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let at_ms = at.timestamp_millis();
+        let ids: Vec<String> = ids.iter().map(|id| id.as_str().to_owned()).collect();
+        self.write(move |tx| {
+            for id in &ids {
+                ring(tx, id, at_ms)?;
+            }
+            Ok(())
+        })
+        .await?;
+        self.rang(at_ms);
+        Ok(())
+    }
+
+    async fn take_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Vec<Lease>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let due_now = now.timestamp_millis();
+        let (holder, ttl) = (holder.to_owned(), millis(ttl));
+        self.write(move |tx| {
+            let now = now_ms();
+            let until = now.saturating_add(ttl);
+            let max = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut taken: Vec<String> = tx
+                .prepare_cached(
+                    "SELECT job_id FROM schedule WHERE lease_until_ms <= ?1
+                     ORDER BY lease_until_ms LIMIT ?2",
+                )?
+                .query_map(params![now, max], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in &taken {
+                take(tx, id, &holder, until)?;
+            }
+            if taken.len() < limit {
+                let left = max - i64::try_from(taken.len()).unwrap_or(0);
+                let due: Vec<(String, i64, Option<i64>)> = tx
+                    .prepare_cached(
+                        "SELECT job_id, due_ms, lease_until_ms FROM schedule
+                         WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?2",
+                    )?
+                    .query_map(params![due_now, left], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })?
+                    .collect::<Result<_, _>>()?;
+                for (id, at, lease_until) in due {
+                    if lease_until.is_some_and(|until| until > now) {
+                        // Leased: the look is booked again when its lease is settled.
+                        tx.prepare_cached(
+                            "UPDATE schedule SET due_ms = NULL,
+                                 rung_ms = CASE WHEN rung_ms IS NULL OR ?2 < rung_ms THEN ?2 ELSE rung_ms END
+                             WHERE job_id = ?1",
+                        )?
+                        .execute(params![id, at])?;
+                    } else {
+                        take(tx, &id, &holder, until)?;
+                        taken.push(id);
+                    }
+                }
+            }
+            Ok(taken
+                .into_iter()
+                .map(|id| Lease {
+                    job: JobId::from(id),
+                    holder: holder.clone(),
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn renew(&self, lease: &Lease, ttl: Duration) -> Result<bool, StoreError> {
+        let (id, holder, ttl) = (lease.job.clone(), lease.holder.clone(), millis(ttl));
+        self.write(move |tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE schedule SET lease_until_ms = ?3 WHERE job_id = ?1 AND holder = ?2",
+                )?
+                .execute(params![id.as_str(), holder, now_ms().saturating_add(ttl)])?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn settle(&self, lease: &Lease, next: Option<DateTime<Utc>>) -> Result<bool, StoreError> {
+        let (id, holder) = (lease.job.clone(), lease.holder.clone());
+        let next = next.map(|at| at.timestamp_millis());
+        let booked = self
+            .write(move |tx| {
+                let id = id.as_str();
+                let row: Option<(Option<String>, Option<i64>)> = optional(tx.query_row(
+                    "SELECT holder, rung_ms FROM schedule WHERE job_id = ?1",
+                    [id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                ))?;
+                let mine = row
+                    .as_ref()
+                    .is_some_and(|(h, _)| h.as_deref() == Some(holder.as_str()));
+                let mut at = next;
+                if mine {
+                    let rung = row.and_then(|(_, rung)| rung);
+                    at = match (at, rung) {
+                        (Some(a), Some(r)) => Some(a.min(r)),
+                        (a, r) => a.or(r),
+                    };
+                    tx.prepare_cached(
+                        "UPDATE schedule SET holder = NULL, lease_until_ms = NULL, rung_ms = NULL
+                         WHERE job_id = ?1",
+                    )?
+                    .execute([id])?;
+                }
+                if let Some(at) = at {
+                    ring(tx, id, at)?;
+                }
+                tx.prepare_cached(
+                    "DELETE FROM schedule WHERE job_id = ?1 AND due_ms IS NULL
+                         AND holder IS NULL AND rung_ms IS NULL",
+                )?
+                .execute([id])?;
+                Ok((mine, at))
+            })
+            .await?;
+        if let (_, Some(at)) = booked {
+            self.rang(at);
+        }
+        Ok(booked.0)
+    }
+
+    async fn due_at(&self, id: &JobId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| {
+            let due: Option<Option<i64>> = optional(conn.query_row(
+                "SELECT due_ms FROM schedule WHERE job_id = ?1",
+                [id.as_str()],
+                |row| row.get(0),
+            ))?;
+            due.flatten()
+                .map(|ms| from_millis(ms, "a due time"))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn holder(&self, id: &JobId) -> Result<Option<(String, Duration)>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| {
+            let now = now_ms();
+            let row: Option<(String, i64)> = optional(conn.query_row(
+                "SELECT holder, lease_until_ms FROM schedule
+                 WHERE job_id = ?1 AND holder IS NOT NULL AND lease_until_ms > ?2",
+                params![id.as_str(), now],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            ))?;
+            Ok(row.map(|(holder, until)| {
+                let left = u64::try_from(until - now).unwrap_or(0);
+                (holder, Duration::from_millis(left))
+            }))
+        })
+        .await
+    }
+
+    async fn is_tracked(&self, id: &JobId) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| {
+            Ok(optional(conn.query_row(
+                "SELECT 1 FROM schedule WHERE job_id = ?1
+                     AND (due_ms IS NOT NULL OR holder IS NOT NULL OR rung_ms IS NOT NULL)",
+                [id.as_str()],
+                |_| Ok(()),
+            ))?
+            .is_some())
+        })
+        .await
+    }
+
+    async fn len(&self) -> Result<u64, StoreError> {
+        self.count(
+            "SELECT COUNT(*) FROM schedule WHERE due_ms IS NOT NULL",
+            None,
+        )
+        .await
+    }
+
+    async fn due_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.count(
+            "SELECT COUNT(*) FROM schedule WHERE due_ms <= ?1",
+            Some(now.timestamp_millis()),
+        )
+        .await
+    }
+
+    async fn leased_count(&self) -> Result<u64, StoreError> {
+        self.count(
+            "SELECT COUNT(*) FROM schedule WHERE lease_until_ms IS NOT NULL",
+            None,
+        )
+        .await
+    }
+}
+
+impl SqliteStore {
+    /// One `COUNT(*)`, with at most one parameter.
+    pub(super) async fn count(
+        &self,
+        sql: &'static str,
+        arg: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let n: i64 = match arg {
+                Some(arg) => stmt.query_row([arg], |row| row.get(0))?,
+                None => stmt.query_row([], |row| row.get(0))?,
+            };
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+}
