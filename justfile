@@ -18,13 +18,16 @@ lint:
 sim *FLAGS:
     cargo run -p pixq -- sim {{FLAGS}}
 
-# Benchmarks, with figures printed: the client against the simulator, then pixq's whole
-# pipeline (release `pixq api` + `pixq worker`), and the BullMQ peer against the same simulator
-# and Redis when node and npm are installed. Env: N, C, EXTEND, WORKERS.
-bench:
+# Benchmarks, with figures printed: the client against the simulator, then the suite of
+# crates/pixq-bench (pipeline beside the BullMQ peer, latency, parked, scale), each scenario on
+# its own Redis or embedded store. Tables print as it goes; every run appends to
+# target/bench/results.jsonl and draws target/bench/report.svg. Pass scenarios and flags, e.g.
+# `just bench pipeline --n 10000 --workers 1,2,4`, `just bench parked --full`; `--help` lists them.
+bench *FLAGS:
     cargo bench -p pixverse --bench roundtrip
-    PIXQ_BENCH_PEER="{{justfile_directory()}}/scripts/bench-peer.sh" cargo bench -p pixq --bench pipeline
+    cargo build --release -p pixq -p pixq-bench
+    cargo run --release --quiet -p pixq-bench -- {{FLAGS}}
 
-# A newcomer's first run: the simulator walked through by hand with curl.
+# A newcomer's first run: the simulator and `pixq run`, one chain, no Redis.
 demo:
     bash scripts/quickstart.sh
