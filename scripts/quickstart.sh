@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The Redis quick start in one go: Redis (started if it is not answering), the simulator as the
-# upstream, `pixq api`, two `pixq worker`, one job with an extend step submitted with curl, and
-# its result read back. Everything it starts is stopped, and its Redis keys deleted, on exit.
+# The quick start in one go: the simulator as the upstream, pixq, one job with an extend step
+# submitted with curl, and its result read back. Everything it starts is stopped, and its
+# data deleted, on exit.
 #
-#   bash scripts/quickstart.sh
+#   bash scripts/quickstart.sh          # one machine: `pixq run` on the embedded store, no Redis
+#   bash scripts/quickstart.sh redis    # Redis (started if it is not answering), `pixq api` and
+#                                       # two `pixq worker`
 #
 # Against the real upstream, leave out the simulator and set ACEDATACLOUD_API_TOKEN instead of
 # PIXQ__UPSTREAM__BASE_URL and PIXQ__UPSTREAM__TOKEN.
@@ -18,6 +20,10 @@ free_port() { # the first port from $1 that nothing listens on
 step() { printf '\n== %s\n' "$1"; }
 fail() { echo "quickstart failed: $*" >&2; exit 1; }
 
+mode=${1:-embedded}
+[[ $mode == embedded || $mode == redis ]] || fail "usage: $0 [embedded|redis]"
+
+if [[ $mode == redis ]]; then
 step "Redis"
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   echo "Redis is not answering on 127.0.0.1:6379; starting it"
@@ -27,6 +33,7 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 redis-cli -h 127.0.0.1 -p 6379 ping
+fi
 
 step "build"
 cargo build -q -p pixq
@@ -34,8 +41,6 @@ pixq="${CARGO_TARGET_DIR:-target}/debug/pixq"
 
 sim_port=$(free_port 18080)
 api_port=$(free_port 8080)
-export PIXQ__REDIS__URL=redis://127.0.0.1:6379
-export PIXQ__REDIS__PREFIX="pixq-quickstart-$$"
 export PIXQ__API__LISTEN="127.0.0.1:$api_port"
 export PIXQ__UPSTREAM__BASE_URL="http://127.0.0.1:$sim_port"
 export PIXQ__UPSTREAM__TOKEN=sim-token
@@ -43,21 +48,34 @@ export PIXQ__POLL__FIRST_AFTER=2s
 export PIXQ__POLL__INTERVAL=1s
 api="http://127.0.0.1:$api_port"
 logs=$(mktemp -d)
+if [[ $mode == redis ]]; then
+  export PIXQ__REDIS__URL=redis://127.0.0.1:6379
+  export PIXQ__REDIS__PREFIX="pixq-quickstart-$$"
+else
+  export PIXQ__DATA_DIR="$logs/data"
+fi
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  redis-cli -h 127.0.0.1 -p 6379 --scan --pattern "$PIXQ__REDIS__PREFIX:*" |
-    xargs -r redis-cli -h 127.0.0.1 -p 6379 del >/dev/null
+  if [[ $mode == redis ]]; then
+    redis-cli -h 127.0.0.1 -p 6379 --scan --pattern "$PIXQ__REDIS__PREFIX:*" |
+      xargs -r redis-cli -h 127.0.0.1 -p 6379 del >/dev/null
+  fi
   rm -rf "$logs"
 }
 trap cleanup EXIT
 
-step "start the simulator, pixq api and two pixq worker (logs in $logs)"
 "$pixq" sim --listen "127.0.0.1:$sim_port" --latency 2s..4s >"$logs/sim.log" 2>&1 & pids+=($!)
-"$pixq" api >"$logs/api.log" 2>&1 & pids+=($!)
-"$pixq" worker >"$logs/worker-1.log" 2>&1 & pids+=($!)
-"$pixq" worker >"$logs/worker-2.log" 2>&1 & pids+=($!)
+if [[ $mode == redis ]]; then
+  step "start the simulator, pixq api and two pixq worker (logs in $logs)"
+  "$pixq" api >"$logs/api.log" 2>&1 & pids+=($!)
+  "$pixq" worker >"$logs/worker-1.log" 2>&1 & pids+=($!)
+  "$pixq" worker >"$logs/worker-2.log" 2>&1 & pids+=($!)
+else
+  step "start the simulator and pixq run, with its data in $PIXQ__DATA_DIR"
+  "$pixq" run >"$logs/run.log" 2>&1 & pids+=($!)
+fi
 for _ in $(seq 100); do curl -fs "$api/healthz" >/dev/null && break; sleep 0.1; done
 curl -fsS "$api/readyz"; echo
 
