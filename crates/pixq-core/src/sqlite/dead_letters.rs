@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::SqliteStore;
+use super::{Cached, SqliteStore};
 use crate::queue::{DeadLetter, DeadLetters, MAX_DEAD_LETTERS};
 use crate::store::StoreError;
 
@@ -14,8 +14,8 @@ impl DeadLetters for SqliteStore {
             .map_err(|e| StoreError::corrupt("a dead letter", e.to_string()))?;
         let keep = i64::try_from(MAX_DEAD_LETTERS).unwrap_or(i64::MAX);
         self.write(move |tx| {
-            tx.execute("INSERT INTO dead_letters (json) VALUES (?1)", [text])?;
-            tx.execute(
+            tx.exec("INSERT INTO dead_letters (json) VALUES (?1)", [text])?;
+            tx.exec(
                 "DELETE FROM dead_letters WHERE seq <= (SELECT MAX(seq) FROM dead_letters) - ?1",
                 [keep],
             )?;

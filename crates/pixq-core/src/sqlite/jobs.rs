@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
 
-use super::{SqliteStore, now_ms, optional};
+use super::{Cached, SqliteStore, now_ms, optional};
 use crate::job::{Job, JobId, NewJob};
 use crate::state::Transition;
 use crate::store::{Created, Cursor, IdempotencyKey, Jobs, ListFilter, Outcome, Page, StoreError};
@@ -50,15 +50,14 @@ fn decode(what: &str, json: &str) -> Result<Job, StoreError> {
 
 /// The live record of `id`.
 fn read(conn: &Connection, id: &str, now: i64) -> Result<Option<Job>, StoreError> {
-    let json: Option<String> =
-        optional(conn.query_row(RECORD, params![id, now], |row| row.get(0)))?;
+    let json: Option<String> = optional(conn.row(RECORD, params![id, now], |row| row.get(0)))?;
     json.map(|json| decode(&format!("job {id}"), &json))
         .transpose()
 }
 
 /// Whether a record of `id` exists and has not expired.
 fn is_live(conn: &Connection, id: &str, now: i64) -> Result<bool, StoreError> {
-    Ok(optional(conn.query_row(
+    Ok(optional(conn.row(
         "SELECT 1 FROM jobs WHERE id = ?1 AND (expire_at_ms IS NULL OR expire_at_ms > ?2)",
         params![id, now],
         |_| Ok(()),
@@ -68,7 +67,7 @@ fn is_live(conn: &Connection, id: &str, now: i64) -> Result<bool, StoreError> {
 
 /// Inserts a new record, replacing an expired one under the same id.
 fn insert(conn: &Connection, job: &Job, expire_at: Option<i64>) -> Result<(), StoreError> {
-    conn.execute(
+    conn.exec(
         "INSERT OR REPLACE INTO jobs (id, state, version, json, batch, created_ms, updated_ms, expire_at_ms)
          VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -86,7 +85,7 @@ fn insert(conn: &Connection, job: &Job, expire_at: Option<i64>) -> Result<(), St
 
 /// Overwrites an existing record.
 fn update(conn: &Connection, job: &Job, expire_at: Option<i64>) -> Result<(), StoreError> {
-    conn.execute(
+    conn.exec(
         "UPDATE jobs SET state = ?2, version = version + 1, json = ?3, updated_ms = ?4, expire_at_ms = ?5
          WHERE id = ?1",
         params![
@@ -108,10 +107,10 @@ fn prune(conn: &Connection, limit: usize, now: i64) -> Result<usize, StoreError>
         .query_map(params![now, limit], |row| row.get(0))?
         .collect::<Result<_, _>>()?;
     for id in &ids {
-        conn.execute("DELETE FROM tasks WHERE job_id = ?1", [id])?;
-        conn.execute("DELETE FROM idempotency WHERE job_id = ?1", [id])?;
-        conn.execute("DELETE FROM schedule WHERE job_id = ?1", [id])?;
-        conn.execute("DELETE FROM jobs WHERE id = ?1", [id])?;
+        conn.exec("DELETE FROM tasks WHERE job_id = ?1", [id])?;
+        conn.exec("DELETE FROM idempotency WHERE job_id = ?1", [id])?;
+        conn.exec("DELETE FROM schedule WHERE job_id = ?1", [id])?;
+        conn.exec("DELETE FROM jobs WHERE id = ?1", [id])?;
     }
     Ok(ids.len())
 }
@@ -153,7 +152,7 @@ impl Jobs for SqliteStore {
         self.write(move |tx| {
             let now = now_ms();
             if let Some(key) = &idempotency {
-                let prior: Option<(String, String)> = optional(tx.query_row(
+                let prior: Option<(String, String)> = optional(tx.row(
                     "SELECT job_id, fingerprint FROM idempotency WHERE key = ?1",
                     [&key.key],
                     |row| Ok((row.get(0)?, row.get(1)?)),
@@ -178,7 +177,7 @@ impl Jobs for SqliteStore {
             }
             insert(tx, &job, None)?;
             if let Some(key) = &idempotency {
-                tx.execute(
+                tx.exec(
                     "INSERT OR REPLACE INTO idempotency (key, job_id, fingerprint) VALUES (?1, ?2, ?3)",
                     params![key.key, job.id.as_str(), key.fingerprint],
                 )?;
@@ -230,7 +229,7 @@ impl Jobs for SqliteStore {
                 return Ok(Outcome::Stale { current });
             };
             if let Some(task) = &plan.claim {
-                let owner: Option<String> = optional(tx.query_row(
+                let owner: Option<String> = optional(tx.row(
                     "SELECT job_id FROM tasks WHERE task_id = ?1",
                     [task],
                     |row| row.get(0),
@@ -244,7 +243,7 @@ impl Jobs for SqliteStore {
                         current,
                     });
                 }
-                tx.execute(
+                tx.exec(
                     "INSERT OR REPLACE INTO tasks (task_id, job_id) VALUES (?1, ?2)",
                     params![task, plan.job.id.as_str()],
                 )?;
@@ -272,7 +271,7 @@ impl Jobs for SqliteStore {
     async fn job_for_task(&self, task_id: &str) -> Result<Option<JobId>, StoreError> {
         let task = task_id.to_owned();
         self.read(move |conn| {
-            let owner: Option<String> = optional(conn.query_row(
+            let owner: Option<String> = optional(conn.row(
                 "SELECT t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id
                  WHERE t.task_id = ?1 AND (j.expire_at_ms IS NULL OR j.expire_at_ms > ?2)",
                 params![task, now_ms()],

@@ -14,9 +14,11 @@
 //!   a SIGKILL of the process. A power loss or kernel crash may lose the last transactions
 //!   before the WAL was synced (the file stays consistent); `FULL` would sync every commit.
 //! - **One writer.** One connection, owned by one thread that runs the calls in the order
-//!   they come: every call is one transaction, and a read-plan-write (a transition) runs
-//!   whole, so nothing can change a record between its read and its conditional write. Calls
-//!   take tens of microseconds; ADR 004 has the measurements behind rusqlite and the thread.
+//!   they come, so a read-plan-write (a transition) runs whole: nothing can change a record
+//!   between its read and its conditional write. Each call is atomic (a savepoint); the calls
+//!   waiting together share one transaction, and each answers once it is committed, so a busy
+//!   process pays one commit for many calls. ADR 004 has the measurements behind rusqlite and
+//!   the thread.
 //! - **Time** is the process's clock, in milliseconds.
 //!
 //! ```no_run
@@ -49,7 +51,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{Notify, oneshot};
 
 use crate::limits::{Pauses, PollGate, Slots, WaitLine};
@@ -73,14 +75,30 @@ pub struct SqliteStore {
     rung: Arc<Notify>,
 }
 
-/// A unit of work for the connection's thread.
-type Work = Box<dyn FnOnce(&mut Connection) + Send>;
+/// A unit of work for the connection's thread. It runs in a savepoint of the batch's
+/// transaction and says whether to keep its writes, and what to answer once the batch is
+/// committed (or failed to commit).
+type Unit = Box<dyn FnOnce(&Connection) -> Done + Send>;
+
+/// What a unit left behind.
+struct Done {
+    /// Keep its writes (false: roll its savepoint back).
+    keep: bool,
+    /// Sends its answer, given how the commit went.
+    reply: Reply,
+}
+
+/// Sends a unit's answer once its batch's commit is known.
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// At most this many units share one transaction.
+const MAX_BATCH: usize = 256;
 
 /// The open database: one thread owns the connection (and the lock file), and runs the work
 /// sent to it in order. When the last store goes, the thread ends, closing the connection and
 /// then the lock.
 struct Db {
-    work: Sender<Work>,
+    work: Sender<Unit>,
     path: PathBuf,
 }
 
@@ -130,45 +148,48 @@ impl SqliteStore {
         &self.db.path
     }
 
-    /// Runs `work` in one immediate (write) transaction on the connection's thread,
-    /// committing when it answers `Ok` and rolling back otherwise.
+    /// Runs `work` as one atomic unit on the connection's thread: it is rolled back when it
+    /// answers an error, and answers only once it is committed.
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.run(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = work(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
+        self.run(work, true).await
     }
 
-    /// Runs `work` on the connection's thread outside a transaction: one statement that only
-    /// reads.
+    /// Runs `work`, which only reads, on the connection's thread.
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        self.run(move |conn| work(conn)).await
+        self.run(work, false).await
     }
 
-    /// Sends `work` to the connection's thread and waits for its answer.
-    async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    /// Sends `work` to the connection's thread and waits for its answer, which comes once
+    /// the transaction it ran in is committed.
+    async fn run<T, F>(&self, work: F, writes: bool) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let job: Work = Box::new(move |conn| {
-            let _ = tx.send(work(conn));
+        let unit: Unit = Box::new(move |conn| {
+            let out = work(conn);
+            let keep = !writes || out.is_ok();
+            let reply: Reply = Box::new(move |committed| {
+                let answer = match committed {
+                    Ok(()) => out,
+                    Err(e) => Err(failure(format!("the transaction did not commit: {e}"))),
+                };
+                let _ = tx.send(answer);
+            });
+            Done { keep, reply }
         });
         self.db
             .work
-            .send(job)
+            .send(unit)
             .map_err(|_| failure("the store's thread has stopped".into()))?;
         rx.await
             .map_err(|_| failure("a store call stopped before it answered".into()))?
@@ -193,7 +214,7 @@ impl Db {
         let lock = lock(data_dir)?;
         let path = data_dir.join(DB_FILE);
         let conn = connect(&path)?;
-        let (work, queue) = mpsc::channel::<Work>();
+        let (work, queue) = mpsc::channel::<Unit>();
         std::thread::Builder::new()
             .name("pixq-sqlite".into())
             .spawn(move || serve(conn, &queue, lock))
@@ -207,7 +228,7 @@ impl Db {
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.set_prepared_statement_cache_capacity(64);
+    conn.set_prepared_statement_cache_capacity(128);
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(failure(format!(
@@ -232,16 +253,59 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// The connection's thread: runs each unit of work in the order it came, until every store
-/// is gone. A unit that panics loses only its own answer.
-fn serve(mut conn: Connection, queue: &Receiver<Work>, lock: File) {
-    while let Ok(work) = queue.recv() {
-        if std::panic::catch_unwind(AssertUnwindSafe(|| work(&mut conn))).is_err() {
-            tracing::error!("a store call panicked; its transaction was rolled back");
+/// The connection's thread: runs the units of work in the order they came, as many as are
+/// waiting (up to [`MAX_BATCH`]) in one transaction, each in a savepoint of its own, and
+/// answers them once that transaction is committed: one commit, one WAL append, for many
+/// calls. A unit that panics loses only its own writes and answer.
+fn serve(conn: Connection, queue: &Receiver<Unit>, lock: File) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(unit) => batch.push(unit),
+                Err(_) => break,
+            }
+        }
+        let replies = run_batch(&conn, batch);
+        let committed = conn.exec("COMMIT", []).map(drop).map_err(|e| e.to_string());
+        if committed.is_err() {
+            let _ = conn.exec("ROLLBACK", []);
+        }
+        for reply in replies {
+            reply(committed.clone());
         }
     }
     drop(conn);
     drop(lock);
+}
+
+/// Runs `batch` in one open transaction; answers the replies to send after the commit.
+fn run_batch(conn: &Connection, batch: Vec<Unit>) -> Vec<Reply> {
+    let mut replies = Vec::with_capacity(batch.len());
+    if let Err(e) = conn.exec("BEGIN IMMEDIATE", []) {
+        // Nothing runs: dropping the units answers each caller that its call stopped.
+        tracing::error!(error = %e, "the store could not begin a transaction");
+        return replies;
+    }
+    for unit in batch {
+        let savepoint = conn.exec("SAVEPOINT unit", []);
+        match std::panic::catch_unwind(AssertUnwindSafe(|| unit(conn))) {
+            Ok(done) => {
+                if !done.keep && savepoint.is_ok() {
+                    let _ = conn.exec("ROLLBACK TO unit", []);
+                }
+                replies.push(done.reply);
+            }
+            Err(_) => {
+                tracing::error!("a store call panicked; its writes were rolled back");
+                let _ = conn.exec("ROLLBACK TO unit", []);
+            }
+        }
+        if savepoint.is_ok() {
+            let _ = conn.exec("RELEASE unit", []);
+        }
+    }
+    replies
 }
 
 /// Locks `{data_dir}/pixq.lock` for this process, writing its pid into it; fails when another
@@ -315,7 +379,7 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| {
-            let _: i64 = conn.query_row("SELECT 1", [], |row| row.get(0))?;
+            let _: i64 = conn.row("SELECT 1", [], |row| row.get(0))?;
             Ok(())
         })
         .await
@@ -355,6 +419,33 @@ fn millis(d: Duration) -> i64 {
 fn from_millis(ms: i64, what: &str) -> Result<chrono::DateTime<Utc>, StoreError> {
     chrono::DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| StoreError::corrupt(what, format!("{ms} is not a time in milliseconds")))
+}
+
+/// Statements through the connection's statement cache: every statement pixq runs is parsed
+/// once per connection, not once per call.
+trait Cached {
+    /// `execute`, cached.
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+
+    /// `query_row`, cached.
+    fn row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
 }
 
 /// A single optional row.

@@ -6,13 +6,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-use super::{SqliteStore, from_millis, millis, now_ms, optional};
+use super::{Cached, SqliteStore, from_millis, millis, now_ms, optional};
 use crate::limits::{Gate, Pause, Pauses};
 use crate::store::StoreError;
 
 /// The pause of `alias`, as stored.
 fn read(conn: &Connection, alias: &str) -> Result<Option<Pause>, StoreError> {
-    let row: Option<(String, i64, i64)> = optional(conn.query_row(
+    let row: Option<(String, i64, i64)> = optional(conn.row(
         "SELECT reason, since_ms, until_ms FROM pauses WHERE alias = ?1",
         [alias],
         |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
@@ -41,7 +41,7 @@ impl Pauses for SqliteStore {
         self.write(move |tx| {
             let old = read(tx, &alias)?;
             let since = old.as_ref().map_or(now_ms(), |p| p.since.timestamp_millis());
-            tx.execute(
+            tx.exec(
                 "INSERT OR REPLACE INTO pauses (alias, reason, since_ms, until_ms) VALUES (?1, ?2, ?3, ?4)",
                 params![alias, reason, since, until_ms],
             )?;
@@ -71,7 +71,7 @@ impl Pauses for SqliteStore {
             if pause.until.timestamp_millis() > now {
                 return Ok(Gate::Paused(pause));
             }
-            tx.execute(
+            tx.exec(
                 "UPDATE pauses SET until_ms = ?2 WHERE alias = ?1",
                 params![alias, now.saturating_add(window)],
             )?;
@@ -82,7 +82,7 @@ impl Pauses for SqliteStore {
 
     async fn clear(&self, alias: &str) -> Result<bool, StoreError> {
         let alias = alias.to_owned();
-        self.write(move |tx| Ok(tx.execute("DELETE FROM pauses WHERE alias = ?1", [alias])? == 1))
+        self.write(move |tx| Ok(tx.exec("DELETE FROM pauses WHERE alias = ?1", [alias])? == 1))
             .await
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, millis, now_ms, optional};
+use super::{Cached, SqliteStore, millis, now_ms, optional};
 use crate::limits::{POLL_WINDOW, PollGate};
 use crate::store::StoreError;
 
@@ -19,7 +19,7 @@ impl PollGate for SqliteStore {
         let task = task_id.to_owned();
         self.write(move |tx| {
             let now = now_ms();
-            let until: Option<i64> = optional(tx.query_row(
+            let until: Option<i64> = optional(tx.row(
                 "SELECT until_ms FROM poll_gate WHERE task_id = ?1",
                 [&task],
                 |row| row.get(0),

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-use super::{SqliteStore, from_millis, millis, now_ms, optional};
+use super::{Cached, SqliteStore, from_millis, millis, now_ms, optional};
 use crate::job::JobId;
 use crate::queue::{Lease, Schedule};
 use crate::store::StoreError;
@@ -134,7 +134,7 @@ impl Schedule for SqliteStore {
         let booked = self
             .write(move |tx| {
                 let id = id.as_str();
-                let row: Option<(Option<String>, Option<i64>)> = optional(tx.query_row(
+                let row: Option<(Option<String>, Option<i64>)> = optional(tx.row(
                     "SELECT holder, rung_ms FROM schedule WHERE job_id = ?1",
                     [id],
                     |row| Ok((row.get(0)?, row.get(1)?)),
@@ -175,7 +175,7 @@ impl Schedule for SqliteStore {
     async fn due_at(&self, id: &JobId) -> Result<Option<DateTime<Utc>>, StoreError> {
         let id = id.clone();
         self.read(move |conn| {
-            let due: Option<Option<i64>> = optional(conn.query_row(
+            let due: Option<Option<i64>> = optional(conn.row(
                 "SELECT due_ms FROM schedule WHERE job_id = ?1",
                 [id.as_str()],
                 |row| row.get(0),
@@ -191,7 +191,7 @@ impl Schedule for SqliteStore {
         let id = id.clone();
         self.read(move |conn| {
             let now = now_ms();
-            let row: Option<(String, i64)> = optional(conn.query_row(
+            let row: Option<(String, i64)> = optional(conn.row(
                 "SELECT holder, lease_until_ms FROM schedule
                  WHERE job_id = ?1 AND holder IS NOT NULL AND lease_until_ms > ?2",
                 params![id.as_str(), now],
@@ -208,7 +208,7 @@ impl Schedule for SqliteStore {
     async fn is_tracked(&self, id: &JobId) -> Result<bool, StoreError> {
         let id = id.clone();
         self.read(move |conn| {
-            Ok(optional(conn.query_row(
+            Ok(optional(conn.row(
                 "SELECT 1 FROM schedule WHERE job_id = ?1
                      AND (due_ms IS NOT NULL OR holder IS NOT NULL OR rung_ms IS NOT NULL)",
                 [id.as_str()],

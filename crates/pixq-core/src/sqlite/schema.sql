@@ -6,7 +6,8 @@ CREATE TABLE IF NOT EXISTS meta (
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- Job records: the record as JSON, plus what the indexes need. expire_at_ms is NULL while
+-- Job records: the record as JSON, plus what the indexes need. A rowid table: its rows are
+-- a kilobyte or two, too large to sit in the leaves of a WITHOUT ROWID b-tree. expire_at_ms is NULL while
 -- the job is unfinished; a finished job is gone (to every reader) once it has passed.
 CREATE TABLE IF NOT EXISTS jobs (
   id           TEXT PRIMARY KEY,
@@ -17,7 +18,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   created_ms   INTEGER NOT NULL,
   updated_ms   INTEGER NOT NULL,
   expire_at_ms INTEGER
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created_ms, id);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created_ms, id);
 CREATE INDEX IF NOT EXISTS jobs_by_batch ON jobs (batch, created_ms, id) WHERE batch IS NOT NULL;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
-use super::{SqliteStore, from_millis, millis, now_ms, optional};
+use super::{Cached, SqliteStore, from_millis, millis, now_ms, optional};
 use crate::job::JobId;
 use crate::limits::{Acquire, Slots};
 use crate::store::StoreError;
@@ -30,7 +30,7 @@ impl Slots for SqliteStore {
             let held: i64 = tx
                 .prepare_cached("SELECT COUNT(*) FROM slots WHERE alias = ?1")?
                 .query_row([&alias], |row| row.get(0))?;
-            let mine = optional(tx.query_row(
+            let mine = optional(tx.row(
                 "SELECT 1 FROM slots WHERE alias = ?1 AND job_id = ?2",
                 params![alias, job.as_str()],
                 |_| Ok(()),
@@ -67,7 +67,7 @@ impl Slots for SqliteStore {
         let (alias, job, ttl) = (alias.to_owned(), job.clone(), millis(ttl));
         self.write(move |tx| {
             let now = now_ms();
-            let expires: Option<i64> = optional(tx.query_row(
+            let expires: Option<i64> = optional(tx.row(
                 "SELECT expires_ms FROM slots WHERE alias = ?1 AND job_id = ?2",
                 params![alias, job.as_str()],
                 |row| row.get(0),
@@ -75,14 +75,14 @@ impl Slots for SqliteStore {
             match expires {
                 None => Ok(false),
                 Some(at) if at <= now => {
-                    tx.execute(
+                    tx.exec(
                         "DELETE FROM slots WHERE alias = ?1 AND job_id = ?2",
                         params![alias, job.as_str()],
                     )?;
                     Ok(false)
                 }
                 Some(_) => {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE slots SET expires_ms = ?3 WHERE alias = ?1 AND job_id = ?2",
                         params![alias, job.as_str(), now.saturating_add(ttl)],
                     )?;
@@ -96,7 +96,7 @@ impl Slots for SqliteStore {
     async fn release(&self, alias: &str, job: &JobId) -> Result<bool, StoreError> {
         let (alias, job) = (alias.to_owned(), job.clone());
         self.write(move |tx| {
-            let expires: Option<i64> = optional(tx.query_row(
+            let expires: Option<i64> = optional(tx.row(
                 "DELETE FROM slots WHERE alias = ?1 AND job_id = ?2 RETURNING expires_ms",
                 params![alias, job.as_str()],
                 |row| row.get(0),

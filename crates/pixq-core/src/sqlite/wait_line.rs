@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, optional};
+use super::{Cached, SqliteStore, optional};
 use crate::job::JobId;
 use crate::limits::WaitLine;
 use crate::store::StoreError;
@@ -14,7 +14,7 @@ impl WaitLine for SqliteStore {
     async fn park(&self, alias: &str, job: &JobId) -> Result<bool, StoreError> {
         let (alias, job) = (alias.to_owned(), job.clone());
         self.write(move |tx| {
-            let there = optional(tx.query_row(
+            let there = optional(tx.row(
                 "SELECT 1 FROM wait_line WHERE alias = ?1 AND job_id = ?2",
                 params![alias, job.as_str()],
                 |_| Ok(()),
@@ -22,13 +22,13 @@ impl WaitLine for SqliteStore {
             if there.is_some() {
                 return Ok(false);
             }
-            let seq: i64 = tx.query_row(
+            let seq: i64 = tx.row(
                 "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'waiting_seq'
                  RETURNING CAST(value AS INTEGER)",
                 [],
                 |row| row.get(0),
             )?;
-            tx.execute(
+            tx.exec(
                 "INSERT INTO wait_line (alias, job_id, seq) VALUES (?1, ?2, ?3)",
                 params![alias, job.as_str(), seq],
             )?;
