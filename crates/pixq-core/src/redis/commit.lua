@@ -1,9 +1,13 @@
 -- Applies one transition's writes, all or none, if every record is still the one it was
--- planned from (same state and version).
+-- planned from (same state and version), and then, in the same step, what follows from it.
 -- A: claim_key ('' for none), n, then n × (op, id, from_state, from_version, state, json,
 --    created_ms, updated_ms, batch, expire_at_ms). op is 'update' (must match), or 'ensure'
 --    (create unless it exists: the chain's next step). The claim is for the first record.
--- Returns {'ok'}, {'moved', id}, {'gone', id} or {'taken', owner_id}.
+--    Then the effects, for the first record: settle_holder ('' for none), settle_next_ms (''
+--    for none), now_ms (for rings), ring_n, ring_n × id, slot_alias ('' for none), slot_max,
+--    slot_release ('1' or '0'), slot_leave ('1' or '0').
+-- Returns {'ok', version of the first record, woken id…}, {'moved', id}, {'gone', id} or
+-- {'taken', owner_id}.
 local claim_key, n = A[1], tonumber(A[2])
 local writes = {}
 for i = 0, n - 1 do
@@ -14,6 +18,7 @@ for i = 0, n - 1 do
     batch = A[b + 9], expire_at = A[b + 10],
   }
 end
+local e = 2 + n * 10
 
 -- Check everything before writing anything.
 for _, w in ipairs(writes) do
@@ -33,10 +38,10 @@ if claim_key ~= '' then
   if owner and owner ~= first.id then
     return { 'taken', owner }
   end
-  redis.call('SET', claim_key, first.id)
-  local key = L.job .. first.id
-  local tasks = redis.call('HGET', key, 'tasks') or ''
-  if not string.find('\n' .. tasks .. '\n', '\n' .. claim_key .. '\n', 1, true) then
+  if owner ~= first.id then
+    redis.call('SET', claim_key, first.id)
+    local key = L.job .. first.id
+    local tasks = redis.call('HGET', key, 'tasks') or ''
     if tasks ~= '' then
       tasks = tasks .. '\n'
     end
@@ -44,11 +49,53 @@ if claim_key ~= '' then
   end
 end
 
-for _, w in ipairs(writes) do
-  if w.op ~= 'ensure' or redis.call('EXISTS', L.job .. w.id) == 0 then
-    put(w.id, w.state, w.json, w.created, w.updated, w.batch, tonumber(w.expire_at))
+local version = 1
+for i, w in ipairs(writes) do
+  if w.op == 'update' then
+    local v = tonumber(w.from_version) + 1
+    put(w.id, w.from_state, v, w.state, w.json, w.created, w.updated, w.batch,
+      tonumber(w.expire_at))
+    if i == 1 then
+      version = v
+    end
+  elseif redis.call('EXISTS', L.job .. w.id) == 0 then
+    put(w.id, nil, 1, w.state, w.json, w.created, w.updated, w.batch, tonumber(w.expire_at))
   end
 end
--- Each commit sweeps a few expired jobs from the indexes, so they stay bounded.
-prune(16)
-return { 'ok' }
+
+-- What follows from the transition.
+local holder, next_at, now = A[e + 1], A[e + 2], tonumber(A[e + 3])
+local ring_n = tonumber(A[e + 4])
+for i = 1, ring_n do
+  ring(A[e + 4 + i], now)
+end
+local s = e + 4 + ring_n
+local alias, max, release, leave = A[s + 1], tonumber(A[s + 2]), A[s + 3], A[s + 4]
+local out = { 'ok', tostring(version) }
+if alias ~= '' then
+  local wake_now = false
+  local srv = server_now()
+  if release == '1' then
+    local score = redis.call('ZSCORE', L.slots .. alias, first.id)
+    if score then
+      redis.call('ZREM', L.slots .. alias, first.id)
+      wake_now = tonumber(score) > srv
+    end
+  end
+  if leave == '1' and redis.call('ZREM', L.waiting .. alias, first.id) == 1 then
+    wake_now = true
+  end
+  if wake_now then
+    for _, j in ipairs(wake(alias, max, srv, now)) do
+      out[#out + 1] = j
+    end
+  end
+end
+if holder ~= '' then
+  local at = nil
+  if next_at ~= '' then
+    at = tonumber(next_at)
+  end
+  settle(first.id, holder, at)
+end
+return out

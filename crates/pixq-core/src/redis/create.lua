@@ -28,7 +28,7 @@ end
 
 for i = 0, n - 1 do
   local b = 3 + i * 5
-  put(A[b + 1], A[b + 2], A[b + 3], A[b + 4], A[b + 4], A[b + 5], 0)
+  put(A[b + 1], nil, 1, A[b + 2], A[b + 3], A[b + 4], A[b + 4], A[b + 5], 0)
 end
 
 if idem_key ~= '' then

@@ -15,10 +15,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::RedisStore;
-use super::scripts::{CommitReply, CreateReply, NewRecord, Write};
+use super::scripts::{After, CommitReply, CreateReply, NewRecord, Write};
 use crate::job::{Job, JobId, NewJob};
 use crate::state::{JobState, Transition};
-use crate::store::{Created, Cursor, IdempotencyKey, Jobs, ListFilter, Outcome, Page, StoreError};
+use crate::store::{
+    Basis, Committed, Created, Cursor, Effects, IdempotencyKey, Jobs, ListFilter, Outcome, Page,
+    StoreError,
+};
 
 /// How many times a transition is planned again when its record keeps changing under it.
 const MAX_PLANS: usize = 32;
@@ -52,6 +55,73 @@ impl RedisStore {
                 Ok(Some((decode(&key, &json)?, version)))
             }
         }
+    }
+
+    /// A transition and its effects in one `commit.lua` call: planned from `basis` when
+    /// given, otherwise from the record as read; planned again whenever the record moved.
+    pub(super) async fn commit_with(
+        &self,
+        transition: Transition,
+        basis: Option<Basis>,
+        effects: &Effects,
+    ) -> Result<Committed, StoreError> {
+        let id = transition.job_id().clone();
+        let mut known = basis.map(|b| (b.job, i64::try_from(b.version).unwrap_or(i64::MAX)));
+        let after = after(effects);
+        for _ in 0..MAX_PLANS {
+            let (current, version) = match known.take() {
+                Some(known) => known,
+                None => match self.read(&id).await? {
+                    Some(read) => read,
+                    None => return Err(StoreError::NotFound(id)),
+                },
+            };
+            let Some(plan) = transition.plan(&current, Utc::now()) else {
+                return Ok(unapplied(Outcome::Stale { current }));
+            };
+            let mut writes = vec![self.write(&plan.job, Some((current.state, version)))?];
+            if let Some(child) = &plan.create {
+                writes.push(self.write(child, None)?);
+            }
+            if plan.cancel_descendants {
+                for (descendant, version) in self.unfinished_descendants(&current).await? {
+                    let cancel = Transition::cancel(descendant.id.clone());
+                    if let Some(p) = cancel.plan(&descendant, plan.job.updated_at) {
+                        writes.push(self.write(&p.job, Some((descendant.state, version)))?);
+                    }
+                }
+            }
+            let claim = plan.claim.as_deref().map(|task| self.keys.task(task));
+            let mut conn = self.conn();
+            match self
+                .scripts
+                .commit(&mut conn, &self.keys, claim, &writes, &after)
+                .await?
+            {
+                CommitReply::Ok(version, woken) => {
+                    if !woken.is_empty() || !effects.ring_now.is_empty() {
+                        self.rung.notify_one();
+                    }
+                    return Ok(Committed {
+                        outcome: Outcome::Applied(plan.job),
+                        version: Some(version),
+                        woken: woken.into_iter().map(JobId::from).collect(),
+                    });
+                }
+                CommitReply::Taken(owner) => {
+                    return Ok(unapplied(Outcome::TaskTaken {
+                        by: JobId::from(owner),
+                        current,
+                    }));
+                }
+                CommitReply::Moved => continue,
+                CommitReply::Gone(gone) => {
+                    tracing::debug!(job = %id, %gone, "a record vanished under a transition; planning again");
+                    continue;
+                }
+            }
+        }
+        Err(StoreError::Contended(id))
     }
 
     /// The descendants of `job` that have not finished, each with its version.
@@ -109,6 +179,35 @@ impl RedisStore {
             .zip(ids)
             .filter_map(|(json, id)| json.map(|json| decode(id, &json)))
             .collect()
+    }
+}
+
+/// The arguments of `commit.lua`'s effects.
+fn after(effects: &Effects) -> After {
+    After {
+        settle: effects
+            .settle
+            .as_ref()
+            .map(|(lease, next)| (lease.holder.clone(), next.map(|at| at.timestamp_millis()))),
+        now_ms: Utc::now().timestamp_millis(),
+        ring_now: effects
+            .ring_now
+            .iter()
+            .map(|id| id.as_str().to_owned())
+            .collect(),
+        slot: effects
+            .slot
+            .as_ref()
+            .map(|s| (s.alias.clone(), s.max, s.release, s.leave_line)),
+    }
+}
+
+/// A commit that did not apply: nothing else was written.
+fn unapplied(outcome: Outcome) -> Committed {
+    Committed {
+        outcome,
+        version: None,
+        woken: Vec::new(),
     }
 }
 
@@ -214,48 +313,10 @@ impl Jobs for RedisStore {
     }
 
     async fn apply(&self, transition: Transition) -> Result<Outcome, StoreError> {
-        let id = transition.job_id().clone();
-        for _ in 0..MAX_PLANS {
-            let Some((current, version)) = self.read(&id).await? else {
-                return Err(StoreError::NotFound(id));
-            };
-            let Some(plan) = transition.plan(&current, Utc::now()) else {
-                return Ok(Outcome::Stale { current });
-            };
-            let mut writes = vec![self.write(&plan.job, Some((current.state, version)))?];
-            if let Some(child) = &plan.create {
-                writes.push(self.write(child, None)?);
-            }
-            if plan.cancel_descendants {
-                for (descendant, version) in self.unfinished_descendants(&current).await? {
-                    let cancel = Transition::cancel(descendant.id.clone());
-                    if let Some(p) = cancel.plan(&descendant, plan.job.updated_at) {
-                        writes.push(self.write(&p.job, Some((descendant.state, version)))?);
-                    }
-                }
-            }
-            let claim = plan.claim.as_deref().map(|task| self.keys.task(task));
-            let mut conn = self.conn();
-            match self
-                .scripts
-                .commit(&mut conn, &self.keys, claim, &writes)
-                .await?
-            {
-                CommitReply::Ok => return Ok(Outcome::Applied(plan.job)),
-                CommitReply::Taken(owner) => {
-                    return Ok(Outcome::TaskTaken {
-                        by: JobId::from(owner),
-                        current,
-                    });
-                }
-                CommitReply::Moved => continue,
-                CommitReply::Gone(gone) => {
-                    tracing::debug!(job = %id, %gone, "a record vanished under a transition; planning again");
-                    continue;
-                }
-            }
-        }
-        Err(StoreError::Contended(id))
+        Ok(self
+            .commit_with(transition, None, &Effects::default())
+            .await?
+            .outcome)
     }
 
     async fn job_for_task(&self, task_id: &str) -> Result<Option<JobId>, StoreError> {

@@ -23,7 +23,7 @@
 //! | `{p}:dead_letters` | list | schedule entries set aside, newest first |
 //!
 //! Scripts get the fixed names and the prefixes of the per-id families from [`Keys::layout`]
-//! and append ids to them, so the layout is written down only here.
+//! and append ids (or aliases) to them, so the layout is written down only here.
 
 use crate::job::{BatchId, JobId};
 use crate::state::JobState;
@@ -155,7 +155,7 @@ impl Keys {
     }
 
     /// The first arguments of every script, in the order the Lua prelude reads them.
-    pub(crate) fn layout(&self) -> [String; 6] {
+    pub(crate) fn layout(&self) -> [String; 15] {
         [
             self.job_prefix(),
             self.jobs(),
@@ -163,6 +163,15 @@ impl Keys {
             self.batch_prefix(),
             self.unfinished(),
             self.expiring(),
+            self.due(),
+            self.leased(),
+            self.holders(),
+            self.rung(),
+            self.slots(""),
+            self.waiting(""),
+            self.waiting_seq(),
+            self.paused(),
+            self.slot_aliases(),
         ]
     }
 }

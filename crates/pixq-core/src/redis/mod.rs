@@ -41,13 +41,18 @@ use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use self::keys::Keys;
 use self::scripts::Scripts;
+use crate::job::JobId;
 use crate::limits::{Pauses, PollGate, Slots, WaitLine};
-use crate::queue::{DeadLetters, Schedule};
-use crate::store::{BackendKind, Jobs, Store, StoreError};
+use crate::queue::{DeadLetters, Lease, Schedule};
+use crate::state::Transition;
+use crate::store::{
+    BackendKind, Basis, Claim, Committed, Effects, Jobs, SlotRequest, SlotTurn, Store, StoreError,
+};
 
 /// redis-rs's default 500 ms response timeout has been seen to kill workers under load; a
 /// slow reply should be waited for, a dead server noticed.
@@ -150,6 +155,99 @@ impl Store for RedisStore {
         self
     }
 
+    async fn take(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let flat = self.invoke_take(now, limit, holder, ttl, true).await?;
+        let mut claims = Vec::with_capacity(flat.len() / 3);
+        for row in flat.chunks(3) {
+            let [id, version, json] = row else {
+                return Err(StoreError::corrupt(
+                    "the reply of take.lua",
+                    format!("{} values, not triples", flat.len()),
+                ));
+            };
+            let record = if json.is_empty() {
+                None
+            } else {
+                let what = self.keys.job(&JobId::from(id.as_str()));
+                let version = version.parse::<u64>().map_err(|_| {
+                    StoreError::corrupt(&what, format!("the version {version:?} is not a number"))
+                })?;
+                let job = serde_json::from_str(json)
+                    .map_err(|e| StoreError::corrupt(&what, e.to_string()))?;
+                Some(Basis { job, version })
+            };
+            claims.push(Claim {
+                lease: Lease {
+                    job: JobId::from(id.as_str()),
+                    holder: holder.to_owned(),
+                },
+                record,
+            });
+        }
+        Ok(claims)
+    }
+
+    async fn commit(
+        &self,
+        transition: Transition,
+        basis: Option<Basis>,
+        effects: Effects,
+    ) -> Result<Committed, StoreError> {
+        self.commit_with(transition, basis, &effects).await
+    }
+
+    async fn take_slot(&self, request: &SlotRequest) -> Result<SlotTurn, StoreError> {
+        let what = self.keys.slots(&request.alias);
+        let mut conn = self.conn();
+        let reply: Vec<String> = self
+            .scripts
+            .take_slot
+            .prepare_invoke()
+            .arg(&self.keys.layout()[..])
+            .arg(&request.alias)
+            .arg(request.job.as_str())
+            .arg(request.max)
+            .arg(millis(request.ttl))
+            .arg(millis(request.probe_window))
+            .invoke_async(&mut conn)
+            .await?;
+        let corrupt = || StoreError::corrupt(&what, format!("take_slot.lua answered {reply:?}"));
+        let count = |n: &str| n.parse::<u32>().map_err(|_| corrupt());
+        match reply.as_slice() {
+            [tag, held, probe] if tag == "taken" => Ok(SlotTurn::Taken {
+                held: count(held)?,
+                probe: if probe.is_empty() {
+                    None
+                } else {
+                    Some(self.decode_pause(&request.alias, probe)?)
+                },
+            }),
+            [tag, held, earliest, head] if tag == "wait" => {
+                let earliest = earliest.parse::<i64>().map_err(|_| corrupt())?;
+                Ok(SlotTurn::Wait {
+                    held: count(held)?,
+                    earliest_expiry: if earliest < 0 {
+                        None
+                    } else {
+                        Some(from_millis(earliest, &what)?)
+                    },
+                    at_head: head == "1",
+                })
+            }
+            [tag, pause, head] if tag == "paused" => Ok(SlotTurn::Paused {
+                pause: self.decode_pause(&request.alias, pause)?,
+                at_head: head == "1",
+            }),
+            _ => Err(corrupt()),
+        }
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let _: String = ::redis::cmd("PING").query_async(&mut conn).await?;
@@ -181,7 +279,7 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// A time in milliseconds read back from Redis; `what` names the key for the error.
-fn from_millis(ms: i64, what: &str) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
-    chrono::DateTime::from_timestamp_millis(ms)
+fn from_millis(ms: i64, what: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| StoreError::corrupt(what, format!("{ms} is not a time in milliseconds")))
 }

@@ -22,7 +22,7 @@ struct Record {
 }
 
 impl RedisStore {
-    fn decode_pause(&self, alias: &str, raw: &str) -> Result<Pause, StoreError> {
+    pub(super) fn decode_pause(&self, alias: &str, raw: &str) -> Result<Pause, StoreError> {
         let what = format!("{} {alias}", self.keys.paused());
         let record: Record =
             serde_json::from_str(raw).map_err(|e| StoreError::corrupt(&what, e.to_string()))?;

@@ -1,6 +1,6 @@
--- Prepended to every pixq script (see scripts.rs). Needs Redis 7.
+-- Prepended to pixq's job and schedule scripts (see scripts.rs). Needs Redis 7.
 --
--- ARGV[1..6] is the key layout built by keys.rs (Keys::layout); the script's own arguments
+-- ARGV[1..15] is the key layout built by keys.rs (Keys::layout); the script's own arguments
 -- follow and are copied to A. Keys are only ever the layout's names, or a family prefix
 -- from it with an id appended, so every key stays under the configured prefix.
 local L = {
@@ -10,10 +10,26 @@ local L = {
   batch = ARGV[4],
   unfinished = ARGV[5],
   expiring = ARGV[6],
+  due = ARGV[7],
+  leased = ARGV[8],
+  holders = ARGV[9],
+  rung = ARGV[10],
+  slots = ARGV[11],
+  waiting = ARGV[12],
+  waiting_seq = ARGV[13],
+  paused = ARGV[14],
+  slot_aliases = ARGV[15],
 }
+local LAYOUT = 15
 local A = {}
-for i = 7, #ARGV do
+for i = LAYOUT + 1, #ARGV do
   A[#A + 1] = ARGV[i]
+end
+
+-- The Redis server's time in milliseconds: one clock for every lease, whatever the workers'.
+local function server_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
 local TERMINAL = { succeeded = true, failed = true, cancelled = true }
@@ -38,16 +54,16 @@ local function companions(key)
   return out
 end
 
--- Writes one record, creating it when absent, and keeps every index in step with its state.
--- A finished record (and its companions) expires at expire_at (ms); an unfinished one never.
-local function put(id, state, json, created, updated, batch, expire_at)
+-- Writes one record and keeps every index in step with its state. `old` is the state it had
+-- (nil when it is created) and `version` the version it gets. A finished record (and its
+-- companions) expires at expire_at (ms); an unfinished one never: the expiry is set or lifted
+-- only when the record crosses between the two.
+local function put(id, old, version, state, json, created, updated, batch, expire_at)
   local key = L.job .. id
-  local old = redis.call('HGET', key, 'state')
   if old then
-    redis.call('HSET', key, 'json', json, 'state', state)
-    redis.call('HINCRBY', key, 'version', 1)
+    redis.call('HSET', key, 'json', json, 'state', state, 'version', version)
   else
-    redis.call('HSET', key, 'json', json, 'state', state, 'version', 1, 'batch', batch,
+    redis.call('HSET', key, 'json', json, 'state', state, 'version', version, 'batch', batch,
       'created', created)
     redis.call('ZADD', L.jobs, created, id)
     if batch ~= '' then
@@ -60,30 +76,108 @@ local function put(id, state, json, created, updated, batch, expire_at)
     end
     redis.call('ZADD', L.state .. state, created, id)
   end
-  if old and TERMINAL[old] then
+  local was_done, done = old and TERMINAL[old], TERMINAL[state]
+  if was_done then
     redis.call('ZREM', L.expiring, expiring_member(id, old, batch))
   end
-  local lifetime = companions(key)
-  lifetime[#lifetime + 1] = key
-  if TERMINAL[state] then
+  if done then
     redis.call('ZREM', L.unfinished, id)
     redis.call('ZADD', L.expiring, expire_at, expiring_member(id, state, batch))
+    local lifetime = companions(key)
+    lifetime[#lifetime + 1] = key
     for _, k in ipairs(lifetime) do
       redis.call('PEXPIREAT', k, expire_at)
     end
   else
     redis.call('ZADD', L.unfinished, updated, id)
-    for _, k in ipairs(lifetime) do
-      redis.call('PERSIST', k)
+    if was_done then
+      local lifetime = companions(key)
+      lifetime[#lifetime + 1] = key
+      for _, k in ipairs(lifetime) do
+        redis.call('PERSIST', k)
+      end
     end
   end
+end
+
+-- Books a look at `id` no later than `at` (ms). A leased job's look waits for its settle.
+local function ring(id, at)
+  redis.call('ZADD', L.due, 'LT', at, id)
+end
+
+-- Ends the lease of `id` for `holder` (only) and books its next look: at `at` (ms, or nil),
+-- or earlier if it was rung while leased. Returns whether the lease was the holder's.
+local function settle(id, holder, at)
+  local mine = redis.call('HGET', L.holders, id) == holder
+  if mine then
+    redis.call('ZREM', L.leased, id)
+    redis.call('HDEL', L.holders, id)
+    local rung = redis.call('HGET', L.rung, id)
+    if rung then
+      redis.call('HDEL', L.rung, id)
+      rung = tonumber(rung)
+      if not at or rung < at then
+        at = rung
+      end
+    end
+  end
+  if at then
+    ring(id, at)
+  end
+  return mine
+end
+
+-- Puts `id` at the end of `alias`'s wait line unless it is in it already (it then keeps its
+-- place). Returns whether it was added.
+local function park(alias, id)
+  local line = L.waiting .. alias
+  if redis.call('ZSCORE', line, id) then
+    return false
+  end
+  redis.call('ZADD', line, 'NX', redis.call('INCR', L.waiting_seq), id)
+  return true
+end
+
+-- The pause of `alias` as stored, decoded; nil when not paused.
+local function pause_of(alias)
+  local raw = redis.call('HGET', L.paused, alias)
+  if not raw then
+    return nil, nil
+  end
+  local ok, rec = pcall(cjson.decode, raw)
+  if not ok or type(rec) ~= 'table' or not tonumber(rec['until']) then
+    return raw, { ['until'] = math.huge }
+  end
+  return raw, rec
+end
+
+-- Rings, at `at` (ms), the first jobs of `alias`'s line, as many as slots are free of `max`
+-- by the server's clock `now`: only the one that will probe while the token is paused and
+-- its probe is due, none before that. Returns the jobs rung.
+local function wake(alias, max, now, at)
+  local held = redis.call('ZCOUNT', L.slots .. alias, '(' .. now, '+inf')
+  local free = max - held
+  if free <= 0 then
+    return {}
+  end
+  local raw, rec = pause_of(alias)
+  if raw then
+    if tonumber(rec['until']) > now then
+      return {}
+    end
+    free = 1
+  end
+  local first = redis.call('ZRANGE', L.waiting .. alias, 0, free - 1)
+  for _, j in ipairs(first) do
+    ring(j, at)
+  end
+  return first
 end
 
 -- Removes up to `limit` finished jobs whose time has come (by the server's clock, the one
 -- PEXPIREAT uses) from every index, and deletes whatever of them is left. Returns how many.
 local function prune(limit)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = server_now()
   local due = redis.call('ZRANGE', L.expiring, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
   for _, member in ipairs(due) do
     local id, state, batch = string.match(member, '^([^\n]*)\n([^\n]*)\n(.*)$')

@@ -42,23 +42,7 @@ impl Schedule for RedisStore {
         holder: &str,
         ttl: Duration,
     ) -> Result<Vec<Lease>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut conn = self.conn();
-        let ids: Vec<String> = self
-            .scripts
-            .take_due
-            .key(self.keys.due())
-            .key(self.keys.leased())
-            .key(self.keys.holders())
-            .key(self.keys.rung())
-            .arg(now.timestamp_millis())
-            .arg(limit)
-            .arg(holder)
-            .arg(millis(ttl))
-            .invoke_async(&mut conn)
-            .await?;
+        let ids = self.invoke_take(now, limit, holder, ttl, false).await?;
         Ok(ids
             .into_iter()
             .map(|id| Lease {
@@ -89,10 +73,8 @@ impl Schedule for RedisStore {
         let settled: i64 = self
             .scripts
             .settle
-            .key(self.keys.due())
-            .key(self.keys.leased())
-            .key(self.keys.holders())
-            .key(self.keys.rung())
+            .prepare_invoke()
+            .arg(&self.keys.layout()[..])
             .arg(lease.job.as_str())
             .arg(&lease.holder)
             .arg(next_ms.unwrap_or_default())
@@ -158,5 +140,35 @@ impl Schedule for RedisStore {
     async fn leased_count(&self) -> Result<u64, StoreError> {
         let mut conn = self.conn();
         Ok(conn.zcard(self.keys.leased()).await?)
+    }
+}
+
+impl RedisStore {
+    /// One call of `take.lua`: the ids taken, each followed by its version and record when
+    /// `records` is set.
+    pub(super) async fn invoke_take(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        holder: &str,
+        ttl: Duration,
+        records: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn();
+        Ok(self
+            .scripts
+            .take
+            .prepare_invoke()
+            .arg(&self.keys.layout()[..])
+            .arg(now.timestamp_millis())
+            .arg(limit)
+            .arg(holder)
+            .arg(millis(ttl))
+            .arg(if records { "1" } else { "0" })
+            .invoke_async(&mut conn)
+            .await?)
     }
 }

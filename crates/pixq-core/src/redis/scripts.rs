@@ -31,9 +31,10 @@ pub(super) struct Scripts {
     commit: Script,
     list: Script,
     prune: Script,
-    pub(super) take_due: Script,
+    pub(super) take: Script,
     pub(super) renew_lease: Script,
     pub(super) settle: Script,
+    pub(super) take_slot: Script,
     pub(super) holder: Script,
     pub(super) slot_acquire: Script,
     pub(super) slot_renew: Script,
@@ -80,9 +81,19 @@ pub(super) struct Write {
     pub expire_at_ms: i64,
 }
 
+/// What `commit.lua` does besides the writes, when they apply; see its header.
+#[derive(Default)]
+pub(super) struct After {
+    pub settle: Option<(String, Option<i64>)>,
+    pub now_ms: i64,
+    pub ring_now: Vec<String>,
+    pub slot: Option<(String, u32, bool, bool)>,
+}
+
 /// What `commit.lua` answered.
 pub(super) enum CommitReply {
-    Ok,
+    /// Applied: the first record's new version, and the jobs the freed slot woke.
+    Ok(u64, Vec<String>),
     /// A record changed since it was read: plan again.
     Moved,
     /// A record disappeared.
@@ -111,9 +122,10 @@ impl Scripts {
             commit: script!("commit.lua"),
             list: script!("list.lua"),
             prune: script!("prune.lua"),
-            take_due: timed!("take_due.lua"),
+            take: script!("take.lua"),
             renew_lease: timed!("renew_lease.lua"),
-            settle: Script::new(include_str!("settle.lua")),
+            settle: script!("settle.lua"),
+            take_slot: script!("take_slot.lua"),
             holder: timed!("holder.lua"),
             slot_acquire: timed!("slot_acquire.lua"),
             slot_renew: timed!("slot_renew.lua"),
@@ -166,6 +178,7 @@ impl Scripts {
         keys: &Keys,
         claim: Option<String>,
         writes: &[Write],
+        after: &After,
     ) -> Result<CommitReply, StoreError> {
         let mut call = self.commit.prepare_invoke();
         call.arg(&keys.layout()[..])
@@ -183,9 +196,32 @@ impl Scripts {
                 .arg(&w.batch)
                 .arg(w.expire_at_ms);
         }
-        let reply: Vec<String> = call.invoke_async(conn).await?;
+        match &after.settle {
+            Some((holder, next)) => call
+                .arg(holder)
+                .arg(next.map(|ms| ms.to_string()).unwrap_or_default()),
+            None => call.arg("").arg(""),
+        };
+        call.arg(after.now_ms).arg(after.ring_now.len());
+        for id in &after.ring_now {
+            call.arg(id);
+        }
+        match &after.slot {
+            Some((alias, max, release, leave)) => call
+                .arg(alias)
+                .arg(max)
+                .arg(if *release { "1" } else { "0" })
+                .arg(if *leave { "1" } else { "0" }),
+            None => call.arg("").arg(0).arg("0").arg("0"),
+        };
+        let mut reply: Vec<String> = call.invoke_async(conn).await?;
         match reply.as_slice() {
-            [tag] if tag == "ok" => Ok(CommitReply::Ok),
+            [tag, version, ..] if tag == "ok" => {
+                let version = version
+                    .parse::<u64>()
+                    .map_err(|_| reply_error("commit", &reply))?;
+                Ok(CommitReply::Ok(version, reply.split_off(2)))
+            }
             [tag, _] if tag == "moved" => Ok(CommitReply::Moved),
             [tag, id] if tag == "gone" => Ok(CommitReply::Gone(id.clone())),
             [tag, owner] if tag == "taken" => Ok(CommitReply::Taken(owner.clone())),

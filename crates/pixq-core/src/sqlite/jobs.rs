@@ -27,6 +27,58 @@ const RECORD: &str =
     "SELECT json FROM jobs WHERE id = ?1 AND (expire_at_ms IS NULL OR expire_at_ms > ?2)";
 
 impl SqliteStore {
+    /// Applies `transition` inside the caller's transaction: the record is read and the plan
+    /// written under the one connection's lock, so nothing moves in between. Answers the
+    /// outcome and, when it applied, the record's new version.
+    pub(super) fn apply_in(
+        &self,
+        tx: &Connection,
+        transition: &Transition,
+    ) -> Result<(Outcome, Option<u64>), StoreError> {
+        let now = now_ms();
+        let id = transition.job_id();
+        let Some((current, version)) = read_versioned(tx, id.as_str(), now)? else {
+            return Err(StoreError::NotFound(id.clone()));
+        };
+        let Some(plan) = transition.plan(&current, Utc::now()) else {
+            return Ok((Outcome::Stale { current }, None));
+        };
+        if let Some(task) = &plan.claim {
+            let owner: Option<String> = optional(tx.row(
+                "SELECT job_id FROM tasks WHERE task_id = ?1",
+                [task],
+                |row| row.get(0),
+            ))?;
+            if let Some(owner) = owner
+                && owner != plan.job.id.as_str()
+                && is_live(tx, &owner, now)?
+            {
+                let by = JobId::from(owner);
+                return Ok((Outcome::TaskTaken { by, current }, None));
+            }
+            tx.exec(
+                "INSERT OR REPLACE INTO tasks (task_id, job_id) VALUES (?1, ?2)",
+                params![task, plan.job.id.as_str()],
+            )?;
+        }
+        update(tx, &plan.job, self.expire_at_ms(&plan.job))?;
+        if let Some(child) = &plan.create
+            && !is_live(tx, child.id.as_str(), now)?
+        {
+            insert(tx, child, self.expire_at_ms(child))?;
+        }
+        if plan.cancel_descendants {
+            for descendant in unfinished_descendants(tx, &current, now)? {
+                let cancel = Transition::cancel(descendant.id.clone());
+                if let Some(p) = cancel.plan(&descendant, plan.job.updated_at) {
+                    update(tx, &p.job, self.expire_at_ms(&p.job))?;
+                }
+            }
+        }
+        prune(tx, PRUNE_PER_APPLY, now)?;
+        Ok((Outcome::Applied(plan.job), Some(version.saturating_add(1))))
+    }
+
     fn expire_at_ms(&self, job: &Job) -> Option<i64> {
         match (job.is_terminal(), job.finished_at) {
             (true, Some(at)) => {
@@ -53,6 +105,26 @@ fn read(conn: &Connection, id: &str, now: i64) -> Result<Option<Job>, StoreError
     let json: Option<String> = optional(conn.row(RECORD, params![id, now], |row| row.get(0)))?;
     json.map(|json| decode(&format!("job {id}"), &json))
         .transpose()
+}
+
+/// The live record of `id` with its version.
+pub(super) fn read_versioned(
+    conn: &Connection,
+    id: &str,
+    now: i64,
+) -> Result<Option<(Job, u64)>, StoreError> {
+    let row: Option<(String, i64)> = optional(conn.row(
+        "SELECT json, version FROM jobs WHERE id = ?1 AND (expire_at_ms IS NULL OR expire_at_ms > ?2)",
+        params![id, now],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    ))?;
+    row.map(|(json, version)| {
+        Ok((
+            decode(&format!("job {id}"), &json)?,
+            u64::try_from(version).unwrap_or(0),
+        ))
+    })
+    .transpose()
 }
 
 /// Whether a record of `id` exists and has not expired.
@@ -219,51 +291,10 @@ impl Jobs for SqliteStore {
     }
 
     async fn apply(&self, transition: Transition) -> Result<Outcome, StoreError> {
-        let (retention_of, id) = (self.clone(), transition.job_id().clone());
+        let store = self.clone();
         self.write(move |tx| {
-            let now = now_ms();
-            let Some(current) = read(tx, id.as_str(), now)? else {
-                return Err(StoreError::NotFound(id));
-            };
-            let Some(plan) = transition.plan(&current, Utc::now()) else {
-                return Ok(Outcome::Stale { current });
-            };
-            if let Some(task) = &plan.claim {
-                let owner: Option<String> = optional(tx.row(
-                    "SELECT job_id FROM tasks WHERE task_id = ?1",
-                    [task],
-                    |row| row.get(0),
-                ))?;
-                if let Some(owner) = owner
-                    && owner != plan.job.id.as_str()
-                    && is_live(tx, &owner, now)?
-                {
-                    return Ok(Outcome::TaskTaken {
-                        by: JobId::from(owner),
-                        current,
-                    });
-                }
-                tx.exec(
-                    "INSERT OR REPLACE INTO tasks (task_id, job_id) VALUES (?1, ?2)",
-                    params![task, plan.job.id.as_str()],
-                )?;
-            }
-            update(tx, &plan.job, retention_of.expire_at_ms(&plan.job))?;
-            if let Some(child) = &plan.create
-                && !is_live(tx, child.id.as_str(), now)?
-            {
-                insert(tx, child, retention_of.expire_at_ms(child))?;
-            }
-            if plan.cancel_descendants {
-                for descendant in unfinished_descendants(tx, &current, now)? {
-                    let cancel = Transition::cancel(descendant.id.clone());
-                    if let Some(p) = cancel.plan(&descendant, plan.job.updated_at) {
-                        update(tx, &p.job, retention_of.expire_at_ms(&p.job))?;
-                    }
-                }
-            }
-            prune(tx, PRUNE_PER_APPLY, now)?;
-            Ok(Outcome::Applied(plan.job))
+            let (outcome, _) = store.apply_in(tx, &transition)?;
+            Ok(outcome)
         })
         .await
     }

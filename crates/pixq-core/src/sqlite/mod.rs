@@ -35,6 +35,7 @@
 
 mod dead_letters;
 mod jobs;
+mod look;
 mod pauses;
 mod poll_gate;
 mod schedule;
@@ -50,13 +51,16 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{Notify, oneshot};
 
 use crate::limits::{Pauses, PollGate, Slots, WaitLine};
 use crate::queue::{DeadLetters, Schedule};
-use crate::store::{BackendKind, Jobs, Store, StoreError};
+use crate::state::Transition;
+use crate::store::{
+    BackendKind, Basis, Claim, Committed, Effects, Jobs, SlotRequest, SlotTurn, Store, StoreError,
+};
 
 /// The database's file name under `data_dir`.
 pub const DB_FILE: &str = "pixq.db";
@@ -375,6 +379,29 @@ impl Store for SqliteStore {
 
     fn dead_letters(&self) -> &dyn DeadLetters {
         self
+    }
+
+    async fn take(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Vec<Claim>, StoreError> {
+        self.take_claims(now, limit, holder, ttl).await
+    }
+
+    async fn commit(
+        &self,
+        transition: Transition,
+        _basis: Option<Basis>,
+        effects: Effects,
+    ) -> Result<Committed, StoreError> {
+        self.commit_all(transition, effects).await
+    }
+
+    async fn take_slot(&self, request: &SlotRequest) -> Result<SlotTurn, StoreError> {
+        self.take_slot_in_turn(request).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

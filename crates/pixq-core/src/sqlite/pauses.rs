@@ -11,7 +11,7 @@ use crate::limits::{Gate, Pause, Pauses};
 use crate::store::StoreError;
 
 /// The pause of `alias`, as stored.
-fn read(conn: &Connection, alias: &str) -> Result<Option<Pause>, StoreError> {
+pub(super) fn read(conn: &Connection, alias: &str) -> Result<Option<Pause>, StoreError> {
     let row: Option<(String, i64, i64)> = optional(conn.row(
         "SELECT reason, since_ms, until_ms FROM pauses WHERE alias = ?1",
         [alias],

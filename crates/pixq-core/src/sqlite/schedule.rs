@@ -14,7 +14,7 @@ use crate::queue::{Lease, Schedule};
 use crate::store::StoreError;
 
 /// Books a look at `id` no later than `at`.
-fn ring(conn: &Connection, id: &str, at: i64) -> Result<(), StoreError> {
+pub(super) fn ring(conn: &Connection, id: &str, at: i64) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO schedule (job_id, due_ms) VALUES (?1, ?2)
          ON CONFLICT (job_id) DO UPDATE SET due_ms =
@@ -31,6 +31,99 @@ fn take(conn: &Connection, id: &str, holder: &str, until: i64) -> Result<(), Sto
     )?
     .execute(params![id, holder, until])?;
     Ok(())
+}
+
+/// Leases up to `limit` jobs to `holder` for `ttl` ms inside the caller's transaction: jobs
+/// whose lease ran out, then jobs due at `due_now` that nobody holds; a due job that is leased
+/// is booked again for when its lease is settled. Answers the ids taken.
+pub(super) fn take_due_in(
+    conn: &Connection,
+    due_now: i64,
+    limit: usize,
+    holder: &str,
+    ttl: i64,
+) -> Result<Vec<String>, StoreError> {
+    let now = now_ms();
+    let until = now.saturating_add(ttl);
+    let max = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut taken: Vec<String> = conn
+        .prepare_cached(
+            "SELECT job_id FROM schedule WHERE lease_until_ms <= ?1
+                     ORDER BY lease_until_ms LIMIT ?2",
+        )?
+        .query_map(params![now, max], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in &taken {
+        take(conn, id, holder, until)?;
+    }
+    if taken.len() < limit {
+        let left = max - i64::try_from(taken.len()).unwrap_or(0);
+        let due: Vec<(String, i64, Option<i64>)> = conn
+            .prepare_cached(
+                "SELECT job_id, due_ms, lease_until_ms FROM schedule
+                         WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?2",
+            )?
+            .query_map(params![due_now, left], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        for (id, at, lease_until) in due {
+            if lease_until.is_some_and(|until| until > now) {
+                // Leased: the look is booked again when its lease is settled.
+                conn.prepare_cached(
+                            "UPDATE schedule SET due_ms = NULL,
+                                 rung_ms = CASE WHEN rung_ms IS NULL OR ?2 < rung_ms THEN ?2 ELSE rung_ms END
+                             WHERE job_id = ?1",
+                        )?
+                        .execute(params![id, at])?;
+            } else {
+                take(conn, &id, holder, until)?;
+                taken.push(id);
+            }
+        }
+    }
+    Ok(taken)
+}
+
+/// Ends `lease` (for its holder only) and books the job's next look at `next`, or earlier if
+/// it was rung while leased, inside the caller's transaction. Answers whether the lease was
+/// the holder's, and when the look is booked.
+pub(super) fn settle_in(
+    conn: &Connection,
+    lease: &Lease,
+    next: Option<i64>,
+) -> Result<(bool, Option<i64>), StoreError> {
+    let id = lease.job.as_str();
+    let row: Option<(Option<String>, Option<i64>)> = optional(conn.row(
+        "SELECT holder, rung_ms FROM schedule WHERE job_id = ?1",
+        [id],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    ))?;
+    let mine = row
+        .as_ref()
+        .is_some_and(|(h, _)| h.as_deref() == Some(lease.holder.as_str()));
+    let mut at = next;
+    if mine {
+        let rung = row.and_then(|(_, rung)| rung);
+        at = match (at, rung) {
+            (Some(a), Some(r)) => Some(a.min(r)),
+            (a, r) => a.or(r),
+        };
+        conn.exec(
+            "UPDATE schedule SET holder = NULL, lease_until_ms = NULL, rung_ms = NULL
+             WHERE job_id = ?1",
+            [id],
+        )?;
+    }
+    if let Some(at) = at {
+        ring(conn, id, at)?;
+    }
+    conn.exec(
+        "DELETE FROM schedule WHERE job_id = ?1 AND due_ms IS NULL
+             AND holder IS NULL AND rung_ms IS NULL",
+        [id],
+    )?;
+    Ok((mine, at))
 }
 
 #[async_trait]
@@ -65,45 +158,7 @@ impl Schedule for SqliteStore {
         let due_now = now.timestamp_millis();
         let (holder, ttl) = (holder.to_owned(), millis(ttl));
         self.write(move |tx| {
-            let now = now_ms();
-            let until = now.saturating_add(ttl);
-            let max = i64::try_from(limit).unwrap_or(i64::MAX);
-            let mut taken: Vec<String> = tx
-                .prepare_cached(
-                    "SELECT job_id FROM schedule WHERE lease_until_ms <= ?1
-                     ORDER BY lease_until_ms LIMIT ?2",
-                )?
-                .query_map(params![now, max], |row| row.get(0))?
-                .collect::<Result<_, _>>()?;
-            for id in &taken {
-                take(tx, id, &holder, until)?;
-            }
-            if taken.len() < limit {
-                let left = max - i64::try_from(taken.len()).unwrap_or(0);
-                let due: Vec<(String, i64, Option<i64>)> = tx
-                    .prepare_cached(
-                        "SELECT job_id, due_ms, lease_until_ms FROM schedule
-                         WHERE due_ms <= ?1 ORDER BY due_ms LIMIT ?2",
-                    )?
-                    .query_map(params![due_now, left], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                    })?
-                    .collect::<Result<_, _>>()?;
-                for (id, at, lease_until) in due {
-                    if lease_until.is_some_and(|until| until > now) {
-                        // Leased: the look is booked again when its lease is settled.
-                        tx.prepare_cached(
-                            "UPDATE schedule SET due_ms = NULL,
-                                 rung_ms = CASE WHEN rung_ms IS NULL OR ?2 < rung_ms THEN ?2 ELSE rung_ms END
-                             WHERE job_id = ?1",
-                        )?
-                        .execute(params![id, at])?;
-                    } else {
-                        take(tx, &id, &holder, until)?;
-                        taken.push(id);
-                    }
-                }
-            }
+            let taken = take_due_in(tx, due_now, limit, &holder, ttl)?;
             Ok(taken
                 .into_iter()
                 .map(|id| Lease {
@@ -129,47 +184,13 @@ impl Schedule for SqliteStore {
     }
 
     async fn settle(&self, lease: &Lease, next: Option<DateTime<Utc>>) -> Result<bool, StoreError> {
-        let (id, holder) = (lease.job.clone(), lease.holder.clone());
+        let lease = lease.clone();
         let next = next.map(|at| at.timestamp_millis());
-        let booked = self
-            .write(move |tx| {
-                let id = id.as_str();
-                let row: Option<(Option<String>, Option<i64>)> = optional(tx.row(
-                    "SELECT holder, rung_ms FROM schedule WHERE job_id = ?1",
-                    [id],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                ))?;
-                let mine = row
-                    .as_ref()
-                    .is_some_and(|(h, _)| h.as_deref() == Some(holder.as_str()));
-                let mut at = next;
-                if mine {
-                    let rung = row.and_then(|(_, rung)| rung);
-                    at = match (at, rung) {
-                        (Some(a), Some(r)) => Some(a.min(r)),
-                        (a, r) => a.or(r),
-                    };
-                    tx.prepare_cached(
-                        "UPDATE schedule SET holder = NULL, lease_until_ms = NULL, rung_ms = NULL
-                         WHERE job_id = ?1",
-                    )?
-                    .execute([id])?;
-                }
-                if let Some(at) = at {
-                    ring(tx, id, at)?;
-                }
-                tx.prepare_cached(
-                    "DELETE FROM schedule WHERE job_id = ?1 AND due_ms IS NULL
-                         AND holder IS NULL AND rung_ms IS NULL",
-                )?
-                .execute([id])?;
-                Ok((mine, at))
-            })
-            .await?;
-        if let (_, Some(at)) = booked {
+        let (mine, at) = self.write(move |tx| settle_in(tx, &lease, next)).await?;
+        if let Some(at) = at {
             self.rang(at);
         }
-        Ok(booked.0)
+        Ok(mine)
     }
 
     async fn due_at(&self, id: &JobId) -> Result<Option<DateTime<Utc>>, StoreError> {

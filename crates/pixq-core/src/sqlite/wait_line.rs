@@ -2,39 +2,51 @@
 //! from `meta.waiting_seq`.
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{Connection, params};
 
 use super::{Cached, SqliteStore, optional};
 use crate::job::JobId;
 use crate::limits::WaitLine;
 use crate::store::StoreError;
 
+/// Puts `job` at the end of `alias`'s line unless it is in it already (it then keeps its
+/// place), inside the caller's transaction; whether it was added.
+pub(super) fn park_in(conn: &Connection, alias: &str, job: &str) -> Result<bool, StoreError> {
+    let there = optional(conn.row(
+        "SELECT 1 FROM wait_line WHERE alias = ?1 AND job_id = ?2",
+        params![alias, job],
+        |_| Ok(()),
+    ))?;
+    if there.is_some() {
+        return Ok(false);
+    }
+    let seq: i64 = conn.row(
+        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'waiting_seq'
+         RETURNING CAST(value AS INTEGER)",
+        [],
+        |row| row.get(0),
+    )?;
+    conn.exec(
+        "INSERT INTO wait_line (alias, job_id, seq) VALUES (?1, ?2, ?3)",
+        params![alias, job, seq],
+    )?;
+    Ok(true)
+}
+
+/// The first `n` jobs of `alias`'s line, inside the caller's transaction.
+pub(super) fn first_in(conn: &Connection, alias: &str, n: i64) -> Result<Vec<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT job_id FROM wait_line WHERE alias = ?1 ORDER BY seq LIMIT ?2")?
+        .query_map(params![alias, n], |row| row.get(0))?
+        .collect::<Result<_, _>>()?)
+}
+
 #[async_trait]
 impl WaitLine for SqliteStore {
     async fn park(&self, alias: &str, job: &JobId) -> Result<bool, StoreError> {
         let (alias, job) = (alias.to_owned(), job.clone());
-        self.write(move |tx| {
-            let there = optional(tx.row(
-                "SELECT 1 FROM wait_line WHERE alias = ?1 AND job_id = ?2",
-                params![alias, job.as_str()],
-                |_| Ok(()),
-            ))?;
-            if there.is_some() {
-                return Ok(false);
-            }
-            let seq: i64 = tx.row(
-                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'waiting_seq'
-                 RETURNING CAST(value AS INTEGER)",
-                [],
-                |row| row.get(0),
-            )?;
-            tx.exec(
-                "INSERT INTO wait_line (alias, job_id, seq) VALUES (?1, ?2, ?3)",
-                params![alias, job.as_str(), seq],
-            )?;
-            Ok(true)
-        })
-        .await
+        self.write(move |tx| park_in(tx, &alias, job.as_str()))
+            .await
     }
 
     async fn first(&self, alias: &str, n: usize) -> Result<Vec<JobId>, StoreError> {

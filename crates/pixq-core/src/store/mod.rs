@@ -23,18 +23,24 @@
 
 mod error;
 mod jobs;
+mod look;
 mod open;
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 pub use error::{BackendKind, StoreError};
 pub use jobs::{Created, Cursor, IdempotencyKey, Jobs, ListFilter, Outcome, Page};
+pub use look::{Basis, Claim, Committed, Effects, SlotEffect, SlotRequest, SlotTurn};
 pub use open::{Home, open};
 
 use crate::limits::{Pauses, PollGate, Slots, WaitLine};
 use crate::queue::{DeadLetters, Schedule};
+use crate::state::Transition;
 
 /// Everything pixq keeps, in one home. See the [module docs](self).
 #[async_trait]
@@ -62,6 +68,46 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Schedule entries set aside.
     fn dead_letters(&self) -> &dyn DeadLetters;
+
+    /// Takes up to `limit` due jobs for `holder` as [`Schedule::take_due`] does, each with its
+    /// record, in one call: a worker's doorbell.
+    ///
+    /// # Errors
+    ///
+    /// Backend failures; [`StoreError::Corrupt`] for a record that does not read back.
+    async fn take(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Vec<Claim>, StoreError>;
+
+    /// Applies `transition` as [`Jobs::apply`] does, and when it applies, its `effects` in
+    /// the same atomic write. With a `basis` (the record as this caller read it), the write
+    /// is conditional on its version and nothing is read first; if the record moved since,
+    /// the transition is planned again from the record as it is.
+    ///
+    /// # Errors
+    ///
+    /// As [`Jobs::apply`].
+    async fn commit(
+        &self,
+        transition: Transition,
+        basis: Option<Basis>,
+        effects: Effects,
+    ) -> Result<Committed, StoreError>;
+
+    /// Decides, in one atomic step, whether the job may submit now: the token's pause gate
+    /// (claiming the one probe once a pause's `until` has passed), then a slot of the shared
+    /// cap in the order of the wait line. A job that held a slot already keeps it; a job
+    /// that gets one leaves the line; a job that must wait is parked in it (keeping an earlier
+    /// place). A probe that finds no free slot hands the probe back at once.
+    ///
+    /// # Errors
+    ///
+    /// Backend failures; [`StoreError::Corrupt`] for a pause that does not decode.
+    async fn take_slot(&self, request: &SlotRequest) -> Result<SlotTurn, StoreError>;
 
     /// Answers when the backend is reachable and working: readiness.
     ///

@@ -17,6 +17,7 @@ mod expiry;
 mod jobs;
 mod limits;
 mod listing;
+mod look;
 mod poll_gate;
 mod redis_backend;
 mod schedule;
@@ -179,6 +180,14 @@ macro_rules! suite {
                 limits::the_wait_line_keeps_arrival_order_and_first_places,
                 limits::concurrent_parkers_each_get_one_place,
                 poll_gate::a_task_is_polled_at_most_once_a_window,
+                look::a_take_hands_out_each_job_with_its_record_and_version,
+                look::a_commit_from_an_old_version_is_planned_again,
+                look::a_commit_settles_rings_the_next_step_and_gives_the_slot_back_at_once,
+                look::a_commit_that_does_not_apply_has_no_effects,
+                look::a_requeue_commit_books_the_next_look_at_its_time,
+                look::slots_are_taken_in_the_order_of_the_line,
+                look::a_paused_token_parks_jobs_and_lets_one_probe_after_its_until,
+                look::a_probe_without_a_free_slot_hands_the_probe_back,
                 dead_letters::dead_letters_keep_the_payload_and_the_reason,
             ];
             backend: [

@@ -1,0 +1,247 @@
+//! The calls of one look, each one transaction: taking due jobs with their records,
+//! committing a look's last transition with what follows from it, and taking a slot in turn
+//! behind the pause gate. The same promises as `redis/take.lua`, `commit.lua` and
+//! `take_slot.lua`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+
+use super::jobs::read_versioned;
+use super::schedule::{ring, settle_in, take_due_in};
+use super::wait_line::{first_in, park_in};
+use super::{Cached, SqliteStore, from_millis, millis, now_ms, optional, pauses};
+use crate::job::JobId;
+use crate::limits::Pause;
+use crate::queue::Lease;
+use crate::state::Transition;
+use crate::store::{Basis, Claim, Committed, Effects, Outcome, SlotRequest, SlotTurn, StoreError};
+
+impl SqliteStore {
+    /// See [`Store::take`](crate::store::Store::take).
+    pub(super) async fn take_claims(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Vec<Claim>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let (due_now, holder, ttl) = (now.timestamp_millis(), holder.to_owned(), millis(ttl));
+        self.write(move |tx| {
+            let now = now_ms();
+            let taken = take_due_in(tx, due_now, limit, &holder, ttl)?;
+            taken
+                .into_iter()
+                .map(|id| {
+                    let record =
+                        read_versioned(tx, &id, now)?.map(|(job, version)| Basis { job, version });
+                    Ok(Claim {
+                        lease: Lease {
+                            job: JobId::from(id),
+                            holder: holder.clone(),
+                        },
+                        record,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// See [`Store::commit`](crate::store::Store::commit). The record is read in the same
+    /// transaction, under the one connection's lock, so a basis is not needed to skip a read.
+    pub(super) async fn commit_all(
+        &self,
+        transition: Transition,
+        effects: Effects,
+    ) -> Result<Committed, StoreError> {
+        let store = self.clone();
+        let (committed, rang) = self
+            .write(move |tx| {
+                let (outcome, version) = store.apply_in(tx, &transition)?;
+                let Outcome::Applied(job) = &outcome else {
+                    let committed = Committed {
+                        outcome,
+                        version: None,
+                        woken: Vec::new(),
+                    };
+                    return Ok((committed, false));
+                };
+                let now = now_ms();
+                for next in &effects.ring_now {
+                    ring(tx, next.as_str(), now)?;
+                }
+                let mut woken = Vec::new();
+                if let Some(slot) = &effects.slot {
+                    let mut freed = false;
+                    if slot.release {
+                        freed |= release_in(tx, &slot.alias, job.id.as_str(), now)?;
+                    }
+                    if slot.leave_line {
+                        freed |= tx.exec(
+                            "DELETE FROM wait_line WHERE alias = ?1 AND job_id = ?2",
+                            params![slot.alias, job.id.as_str()],
+                        )? == 1;
+                    }
+                    if freed {
+                        woken = wake_in(tx, &slot.alias, slot.max, now)?;
+                    }
+                }
+                let mut rang = !woken.is_empty() || !effects.ring_now.is_empty();
+                if let Some((lease, next)) = &effects.settle {
+                    let next = next.map(|at| at.timestamp_millis());
+                    let (_, at) = settle_in(tx, lease, next)?;
+                    rang |= at.is_some_and(|at| at <= now);
+                }
+                let committed = Committed {
+                    outcome,
+                    version,
+                    woken: woken.into_iter().map(JobId::from).collect(),
+                };
+                Ok((committed, rang))
+            })
+            .await?;
+        if rang {
+            self.rang(now_ms());
+        }
+        Ok(committed)
+    }
+
+    /// See [`Store::take_slot`](crate::store::Store::take_slot).
+    pub(super) async fn take_slot_in_turn(
+        &self,
+        request: &SlotRequest,
+    ) -> Result<SlotTurn, StoreError> {
+        let request = request.clone();
+        self.write(move |tx| take_slot_in(tx, &request)).await
+    }
+}
+
+/// Gives `job`'s slot on `alias` back; whether its lease was still live.
+fn release_in(conn: &Connection, alias: &str, job: &str, now: i64) -> Result<bool, StoreError> {
+    let expires: Option<i64> = optional(conn.row(
+        "DELETE FROM slots WHERE alias = ?1 AND job_id = ?2 RETURNING expires_ms",
+        params![alias, job],
+        |row| row.get(0),
+    ))?;
+    Ok(expires.is_some_and(|at| at > now))
+}
+
+/// Live slots on `alias`.
+fn held_in(conn: &Connection, alias: &str, now: i64) -> Result<i64, StoreError> {
+    Ok(conn.row(
+        "SELECT COUNT(*) FROM slots WHERE alias = ?1 AND expires_ms > ?2",
+        params![alias, now],
+        |row| row.get(0),
+    )?)
+}
+
+/// Rings now the first jobs of `alias`'s line, as many as slots are free of `max`: only the
+/// one that will probe while the token is paused and its probe is due, none before that.
+fn wake_in(conn: &Connection, alias: &str, max: u32, now: i64) -> Result<Vec<String>, StoreError> {
+    let mut free = i64::from(max) - held_in(conn, alias, now)?;
+    if free <= 0 {
+        return Ok(Vec::new());
+    }
+    if let Some(pause) = pauses::read(conn, alias)? {
+        if pause.until.timestamp_millis() > now {
+            return Ok(Vec::new());
+        }
+        free = 1;
+    }
+    let first = first_in(conn, alias, free)?;
+    for job in &first {
+        ring(conn, job, now)?;
+    }
+    Ok(first)
+}
+
+/// Whether `job` is among the first `max` of `alias`'s line.
+fn at_head(conn: &Connection, alias: &str, job: &str, max: u32) -> Result<bool, StoreError> {
+    Ok(first_in(conn, alias, i64::from(max))?
+        .iter()
+        .any(|j| j == job))
+}
+
+/// The pause gate, then a slot in the order of the line; see `redis/take_slot.lua`.
+fn take_slot_in(conn: &Connection, r: &SlotRequest) -> Result<SlotTurn, StoreError> {
+    let now = now_ms();
+    let (alias, job) = (r.alias.as_str(), r.job.as_str());
+    let mut probe: Option<Pause> = None;
+    if let Some(pause) = pauses::read(conn, alias)? {
+        if pause.until.timestamp_millis() > now {
+            park_in(conn, alias, job)?;
+            let at_head = at_head(conn, alias, job, r.max)?;
+            return Ok(SlotTurn::Paused { pause, at_head });
+        }
+        conn.exec(
+            "UPDATE pauses SET until_ms = ?2 WHERE alias = ?1",
+            params![alias, now.saturating_add(millis(r.probe_window).max(1))],
+        )?;
+        probe = Some(pause);
+    }
+    conn.exec(
+        "DELETE FROM slots WHERE alias = ?1 AND expires_ms <= ?2",
+        params![alias, now],
+    )?;
+    let held: i64 = conn.row(
+        "SELECT COUNT(*) FROM slots WHERE alias = ?1",
+        [alias],
+        |row| row.get(0),
+    )?;
+    let mine = optional(conn.row(
+        "SELECT 1 FROM slots WHERE alias = ?1 AND job_id = ?2",
+        params![alias, job],
+        |_| Ok(()),
+    ))?
+    .is_some();
+    let free = i64::from(r.max) - held;
+    let in_turn = mine || probe.is_some() || {
+        let turn = free.max(1);
+        let ahead = first_in(conn, alias, turn)?;
+        i64::try_from(ahead.len()).unwrap_or(i64::MAX) < turn || ahead.iter().any(|j| j == job)
+    };
+    if mine || (in_turn && free > 0) {
+        conn.exec(
+            "INSERT INTO slots (alias, job_id, expires_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (alias, job_id) DO UPDATE SET expires_ms = excluded.expires_ms",
+            params![alias, job, now.saturating_add(millis(r.ttl))],
+        )?;
+        conn.exec(
+            "INSERT OR IGNORE INTO slot_aliases (alias) VALUES (?1)",
+            [alias],
+        )?;
+        conn.exec(
+            "DELETE FROM wait_line WHERE alias = ?1 AND job_id = ?2",
+            params![alias, job],
+        )?;
+        let held = if mine { held } else { held + 1 };
+        return Ok(SlotTurn::Taken {
+            held: u32::try_from(held).unwrap_or(u32::MAX),
+            probe,
+        });
+    }
+    if probe.is_some() {
+        // The probe found no slot: hand it back, so the next job with one probes.
+        conn.exec(
+            "UPDATE pauses SET until_ms = ?2 WHERE alias = ?1",
+            params![alias, now],
+        )?;
+    }
+    park_in(conn, alias, job)?;
+    let earliest: Option<i64> = conn.row(
+        "SELECT MIN(expires_ms) FROM slots WHERE alias = ?1",
+        [alias],
+        |row| row.get(0),
+    )?;
+    let what = format!("the slots of {alias}");
+    Ok(SlotTurn::Wait {
+        held: u32::try_from(held).unwrap_or(u32::MAX),
+        earliest_expiry: earliest.map(|ms| from_millis(ms, &what)).transpose()?,
+        at_head: at_head(conn, alias, job, r.max)?,
+    })
+}
