@@ -2,7 +2,6 @@
 
 use std::fmt;
 
-use pixq_core::job::JobId;
 use pixq_core::settings::{DEFAULT_API_MAX_BODY, Settings};
 use url::Url;
 
@@ -38,21 +37,6 @@ impl ApiConfig {
             public_url: settings.api.public_url.clone(),
         }
     }
-
-    /// The callback URL for `job` with `secret`, under [`ApiConfig::public_url`]; `None`
-    /// without a public URL. It names the route `POST /v1/upstream/callback/{job_id}/{secret}`
-    /// that this crate serves, so the two cannot drift apart.
-    pub fn callback_url(&self, job: &JobId, secret: &str) -> Option<Url> {
-        let base = self.public_url.as_ref()?;
-        let mut url = base.clone();
-        {
-            let mut segments = url.path_segments_mut().ok()?;
-            segments
-                .pop_if_empty()
-                .extend(["v1", "upstream", "callback", job.as_str(), secret]);
-        }
-        Some(url)
-    }
 }
 
 impl Default for ApiConfig {
@@ -80,26 +64,6 @@ impl fmt::Debug for ApiConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn callback_url_appends_the_route_to_the_public_url() {
-        let mut config = ApiConfig::default();
-        assert_eq!(config.callback_url(&JobId::from("job_1"), "s"), None);
-        for base in ["https://pixq.example/", "https://pixq.example"] {
-            config.public_url = Some(Url::parse(base).unwrap());
-            let url = config.callback_url(&JobId::from("job_1"), "abc").unwrap();
-            assert_eq!(
-                url.as_str(),
-                "https://pixq.example/v1/upstream/callback/job_1/abc"
-            );
-        }
-        config.public_url = Some(Url::parse("https://pixq.example/api/").unwrap());
-        let url = config.callback_url(&JobId::from("job_1"), "abc").unwrap();
-        assert_eq!(
-            url.as_str(),
-            "https://pixq.example/api/v1/upstream/callback/job_1/abc"
-        );
-    }
 
     #[test]
     fn debug_masks_tokens() {

@@ -1,6 +1,7 @@
 //! pixq's domain, independent of HTTP and of queues.
 //!
 //! - [`spec`]: what a user asks for (a generation and its extend chain), validated at the door.
+//! - [`callback`]: the upstream's callback URL and the API's route for it, in one place.
 //! - [`chain`]: how a stored job becomes an upstream request, and a finished step the next.
 //! - [`job`] and [`state`]: the job record and its state machine; every transition is a named
 //!   constructor that carries the state it expects.
@@ -18,6 +19,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod callback;
 pub mod chain;
 pub mod job;
 pub mod limits;

@@ -2,21 +2,24 @@
 //! across all workers: a job takes a [`Slots`] lease before it submits, and holds it until
 //! its upstream task ends.
 //!
-//! - **Taking.** Before `begin_submit`. A job takes a free slot only when it is among the
-//!   first `free` jobs of the token's [`WaitLine`] (or fewer jobs wait than slots are free);
-//!   otherwise, or when every slot is taken, it is parked in the line and requeued
-//!   `upstream_capacity` without burning an attempt, due at a fallback time.
+//! - **Taking.** Before `begin_submit`, in one store call with the pause gate
+//!   ([`Store::take_slot`]). A job takes a free slot only when it is among the first `free`
+//!   jobs of the token's [`WaitLine`] (or fewer jobs wait than slots are free); otherwise, or
+//!   when every slot is taken, it is parked in the line and requeued `upstream_capacity`
+//!   without burning an attempt, due at a fallback time ([`Handler::fallback`]).
 //! - **Holding.** From the submit until the task ends, including for a job cancelled
 //!   mid-generation: every poll and every lookup of the job's task renews the lease
 //!   ([`WorkerConfig::slot_ttl`]), so a dead worker's slots free themselves.
 //! - **Giving back.** When the task ends, or when the submit is proven to have created none
-//!   (any refusal, 429 included; a lookup that concluded). A submit whose outcome is unknown
-//!   keeps its slot until its lookup concludes.
+//!   (any refusal, 429 included; a lookup that concluded), in the same write that records why
+//!   ([`SlotFate`](crate::handler::SlotFate)). A submit whose outcome is unknown keeps its
+//!   slot until its lookup concludes.
 //! - **Waking.** Whoever gives a slot back rings the first parked jobs of the line, as many
 //!   as slots are free, so parked jobs go in the order they arrived; a job leaves the line
 //!   when it gets a slot or ends.
 //!
 //! [`Slots`]: pixq_core::limits::Slots
+//! [`Store::take_slot`]: pixq_core::store::Store::take_slot
 //! [`WaitLine`]: pixq_core::limits::WaitLine
 //! [`WorkerConfig::slot_ttl`]: crate::WorkerConfig::slot_ttl
 
@@ -41,98 +44,10 @@ const HEAD_RECHECK: Duration = Duration::from_secs(3);
 /// A parked job never looks again sooner than this.
 const MIN_FALLBACK: Duration = Duration::from_secs(1);
 
-/// What [`Handler::take_slot`] decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Slot {
-    /// The job holds a slot and may submit.
-    Taken,
-    /// The job is parked in the line; it looks again at this time unless woken sooner.
-    Wait(DateTime<Utc>),
-}
-
 impl Handler {
     /// The alias the shared limits are kept under.
     pub(crate) fn alias(&self) -> &str {
         &self.config.token_alias
-    }
-
-    /// Takes a slot for `job`, in turn: see the module doc. `out_of_turn` skips the line
-    /// (the probe of a paused token, which must not lose its claim to the line's order).
-    pub(crate) async fn take_slot(&self, job: &Job, out_of_turn: bool) -> Result<Slot, StepError> {
-        let (alias, ttl) = (self.alias(), self.config.slot_ttl());
-        // A job that holds a slot already (a step retried after a store error) keeps it.
-        if self.store.slots().renew(alias, &job.id, ttl).await? {
-            self.store.wait_line().remove(alias, &job.id).await?;
-            return Ok(Slot::Taken);
-        }
-        if !out_of_turn && !self.in_turn(&job.id).await?.0 {
-            debug!("jobs that came earlier wait for a slot; waiting in line");
-            return self.park(&job.id).await;
-        }
-        if let Some(taken) = self.try_acquire(&job.id).await? {
-            return Ok(taken);
-        }
-        // A slot freed between the acquire and the park woke nobody (the line did not hold
-        // this job yet): a job whose turn it is now tries once more instead of waiting for
-        // its fallback.
-        let parked = self.park(&job.id).await?;
-        if let (true, free) = self.in_turn(&job.id).await?
-            && free > 0
-            && let Some(taken) = self.try_acquire(&job.id).await?
-        {
-            return Ok(taken);
-        }
-        Ok(parked)
-    }
-
-    /// Whether a free slot may go to `id`, and how many look free. The line is asked even
-    /// when none looks free: one may free itself before the acquire, and it belongs to the
-    /// head of the line. A job's turn is when it is among the first `free` of the line, or
-    /// fewer jobs wait than slots are free.
-    async fn in_turn(&self, id: &JobId) -> Result<(bool, u32), StepError> {
-        let alias = self.alias();
-        let free = self
-            .config
-            .max_in_flight
-            .saturating_sub(self.store.slots().held(alias).await?);
-        let turn = usize::try_from(free).unwrap_or(usize::MAX).max(1);
-        let ahead = self.store.wait_line().first(alias, turn).await?;
-        Ok((ahead.len() < turn || ahead.contains(id), free))
-    }
-
-    /// Parks `id` in the line (keeping an earlier place) until its fallback time.
-    async fn park(&self, id: &JobId) -> Result<Slot, StepError> {
-        let alias = self.alias();
-        self.store.wait_line().park(alias, id).await?;
-        let earliest = self
-            .store
-            .slots()
-            .holders(alias)
-            .await?
-            .first()
-            .map(|(_, at)| *at);
-        Ok(Slot::Wait(self.fallback(id, earliest).await?))
-    }
-
-    /// One acquire: `Some(Taken)` (and out of the line) or `None` when every slot is taken.
-    async fn try_acquire(&self, id: &JobId) -> Result<Option<Slot>, StepError> {
-        let (alias, max, ttl) = (
-            self.alias(),
-            self.config.max_in_flight,
-            self.config.slot_ttl(),
-        );
-        let acquired = self.store.slots().acquire(alias, id, max, ttl).await?;
-        match acquired {
-            Acquire::Acquired { held, .. } => {
-                telemetry::in_flight(alias, held);
-                self.store.wait_line().remove(alias, id).await?;
-                Ok(Some(Slot::Taken))
-            }
-            Acquire::Full { held, .. } => {
-                telemetry::in_flight(alias, held);
-                Ok(None)
-            }
-        }
     }
 
     /// Whether `id` is among the first `max_in_flight` jobs of the line: the ones the next
@@ -150,20 +65,20 @@ impl Handler {
     /// When a parked job looks again if no release wakes it: at the earliest lease expiry
     /// (the latest a dead holder's slot frees itself), and within a few seconds at the head
     /// of the line, where a lost wake would otherwise stall everyone behind it.
-    async fn fallback(
+    pub(crate) fn fallback(
         &self,
-        id: &JobId,
         earliest_expiry: Option<DateTime<Utc>>,
-    ) -> Result<DateTime<Utc>, StepError> {
+        at_head: bool,
+    ) -> DateTime<Utc> {
         let now = Utc::now();
         let soon = now + jittered(HEAD_RECHECK);
         let mut at = earliest_expiry.unwrap_or(soon);
-        if self.at_head(id).await? {
+        if at_head {
             at = at.min(soon);
         }
         let at = at.clamp(now + MIN_FALLBACK, now + self.config.slot_ttl());
         debug!(fallback = %at, "waiting in line for a slot");
-        Ok(at)
+        at
     }
 
     /// Renews the slot of `id`, whose task is running (a poll, a lookup). A lease that ran

@@ -31,8 +31,7 @@ use apalis_core::task::task_id::RandomId;
 use apalis_core::worker::context::WorkerContext;
 use chrono::Utc;
 use pixq_core::outage;
-use pixq_core::queue::Lease;
-use pixq_core::store::{SharedStore, StoreError};
+use pixq_core::store::{Claim, SharedStore, StoreError};
 use tower_layer::Identity;
 use tracing::{debug, warn};
 
@@ -44,7 +43,7 @@ const AFTER_ERROR: Duration = Duration::from_millis(200);
 /// The longest wait between failed fetches.
 const AFTER_ERROR_MAX: Duration = Duration::from_secs(5);
 
-type Fetch = Pin<Box<dyn Future<Output = Result<Vec<Lease>, StoreError>> + Send>>;
+type Fetch = Pin<Box<dyn Future<Output = Result<Vec<Claim>, StoreError>> + Send>>;
 type Nap = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What the backend is doing between two tasks.
@@ -68,7 +67,8 @@ impl InFlight {
         InFlightGuard(self.0.clone())
     }
 
-    fn get(&self) -> usize {
+    /// How many are being handled now.
+    pub(crate) fn get(&self) -> usize {
         self.0.load(Ordering::SeqCst)
     }
 
@@ -95,7 +95,7 @@ pub(crate) struct Doorbells {
     lease_ttl: Duration,
     fetch_every: Duration,
     in_flight: InFlight,
-    ready: VecDeque<Lease>,
+    ready: VecDeque<Claim>,
     phase: Phase,
     failures: u32,
 }
@@ -130,10 +130,7 @@ impl Doorbells {
         let holder = names::holder(&self.worker);
         let ttl = self.lease_ttl;
         Box::pin(async move {
-            store
-                .schedule()
-                .take_due(Utc::now(), room, &holder, ttl)
-                .await
+            store.take(Utc::now(), room, &holder, ttl).await
         })
     }
 
@@ -149,7 +146,7 @@ impl Doorbells {
 }
 
 impl Backend for Doorbells {
-    type Task = Task<Lease>;
+    type Task = Task<Claim>;
     type Error = std::convert::Infallible;
 
     fn poll_ready(
@@ -166,9 +163,9 @@ impl Backend for Doorbells {
         _worker: &WorkerContext,
     ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
         loop {
-            if let Some(lease) = self.ready.pop_front() {
+            if let Some(claim) = self.ready.pop_front() {
                 self.in_flight.add();
-                return Poll::Ready(Some(Ok(Task::new(lease))));
+                return Poll::Ready(Some(Ok(Task::new(claim))));
             }
             match &mut self.phase {
                 Phase::Idle => self.phase = Phase::Fetching(self.fetch()),
@@ -178,15 +175,15 @@ impl Backend for Doorbells {
                         Poll::Ready(taken) => taken,
                     };
                     match taken {
-                        Ok(leases) => {
+                        Ok(claims) => {
                             // Cheap when nothing was down; ends an outage any part noticed.
                             outage::recovered("doorbells");
                             self.failures = 0;
-                            if leases.is_empty() {
+                            if claims.is_empty() {
                                 self.phase = Phase::Napping(self.nap(self.fetch_every));
                             } else {
-                                debug!(count = leases.len(), "took due jobs");
-                                self.ready.extend(leases);
+                                debug!(count = claims.len(), "took due jobs");
+                                self.ready.extend(claims);
                                 self.phase = Phase::Idle;
                             }
                         }
@@ -214,11 +211,11 @@ impl Backend for Doorbells {
         _worker: &WorkerContext,
     ) -> Poll<Result<(), Self::Error>> {
         // Leases taken but not handed out go back now rather than when they run out.
-        let left: Vec<Lease> = self.ready.drain(..).collect();
+        let left: Vec<Claim> = self.ready.drain(..).collect();
         if !left.is_empty() {
             let store = self.store.clone();
             tokio::spawn(async move {
-                for lease in left {
+                for Claim { lease, .. } in left {
                     if let Err(e) = store.schedule().settle(&lease, Some(Utc::now())).await {
                         warn!(job = %lease.job, error = %e, "could not hand a job back at shutdown; its lease runs out on its own");
                     }
@@ -230,7 +227,7 @@ impl Backend for Doorbells {
 }
 
 impl BackendConfig for Doorbells {
-    type Args = Lease;
+    type Args = Claim;
     type Id = RandomId;
     type Kind = Ephemeral;
     type Config = ();

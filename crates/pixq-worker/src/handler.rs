@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use apalis::prelude::{BoxDynError, Data};
 use chrono::{DateTime, Utc};
-use pixq_core::job::{Job, JobId};
+use pixq_core::job::Job;
 use pixq_core::outage;
 use pixq_core::queue::{Lease, PayloadError, check_job_id};
-use pixq_core::state::JobState;
-use pixq_core::store::SharedStore;
+use pixq_core::state::{JobState, Transition};
+use pixq_core::store::{Claim, Committed, Effects, Outcome, SharedStore, SlotEffect};
 use pixverse::Client;
 use serde_json::json;
 use tracing::{Instrument, Span, debug, error, field, info_span, warn};
@@ -33,14 +33,14 @@ use crate::config::WorkerConfig;
 use crate::doorbell::InFlight;
 use crate::error::StepError;
 use crate::lease_guard::LeaseGuard;
+use crate::look::Look;
+use crate::poller::Poller;
 use crate::step::Step;
+use crate::timing::PollTiming;
 
 /// After a store failure or a handler that ran too long, the job is looked at again after
 /// this.
 const LOOK_AGAIN_AFTER_ERROR: Duration = Duration::from_secs(3);
-
-/// How often ringing a chain's next step is tried (100 ms doubling: about 6 s in all).
-const RING_TRIES: u32 = 6;
 
 /// A job whose record keeps changing under the handler is decided again at most this often
 /// in one run; then it is rung for a moment later.
@@ -53,20 +53,22 @@ pub(crate) struct Handler {
     pub(crate) client: Client,
     pub(crate) config: Arc<WorkerConfig>,
     pub(crate) in_flight: InFlight,
+    pub(crate) timing: PollTiming,
+    pub(crate) poller: Poller,
 }
 
-/// The apalis handler: one leased job.
+/// The apalis handler: one job taken with its lease.
 ///
 /// # Errors
 ///
 /// Never: pixq handles every failure itself (it settles the lease with the next look, or
 /// leaves the lease to run out, after which the job is taken again).
 pub(crate) async fn on_doorbell(
-    lease: Lease,
+    claim: Claim,
     handler: Data<Arc<Handler>>,
 ) -> Result<(), BoxDynError> {
     let _counted = handler.in_flight.start();
-    handler.doorbell(lease).await;
+    handler.doorbell(claim).await;
     Ok(())
 }
 
@@ -78,20 +80,29 @@ impl Handler {
         config: Arc<WorkerConfig>,
         in_flight: InFlight,
     ) -> Self {
+        let timing = PollTiming::new(
+            config.poll_first_after,
+            config.poll_interval,
+            config.poll_give_up_after / 2,
+            config.public_url.is_some(),
+        );
+        let poller = Poller::spawn(client.clone(), in_flight.clone(), config.concurrency);
         Handler {
             store,
             client,
             config,
             in_flight,
+            timing,
+            poller,
         }
     }
 
-    async fn doorbell(&self, lease: Lease) {
-        if let Err(e) = check_job_id(&lease.job) {
-            return self.set_aside(lease, &e).await;
+    async fn doorbell(&self, claim: Claim) {
+        if let Err(e) = check_job_id(&claim.lease.job) {
+            return self.set_aside(claim.lease, &e).await;
         }
-        let span = info_span!("job", job_id = %lease.job, task_id = field::Empty);
-        self.look(lease).instrument(span).await;
+        let span = info_span!("job", job_id = %claim.lease.job, task_id = field::Empty);
+        self.look(claim).instrument(span).await;
     }
 
     /// A schedule entry that names no job pixq could have written: kept in the dead letters
@@ -110,16 +121,21 @@ impl Handler {
         self.settle(&lease, None).await;
     }
 
-    /// Holds the lease, decides, books the next look, settles.
-    async fn look(&self, lease: Lease) {
-        let ttl = self.config.lease_ttl;
-        let guard = LeaseGuard::hold(self.store.clone(), lease.clone(), ttl);
-        let decided = tokio::time::timeout(
-            self.config.handler_timeout,
-            self.process(&lease.job, &guard),
-        );
-        let next = match decided.await {
-            Ok(Ok(step)) => self.follow(step).await,
+    /// Holds the lease, decides; the step's last write settled the lease with the next
+    /// look, or it is settled here.
+    async fn look(&self, claim: Claim) {
+        let guard = LeaseGuard::hold(self.store.clone(), claim.lease.clone(), self.config.lease_ttl);
+        let look = Look::new(claim.lease, guard, claim.record);
+        let decided =
+            tokio::time::timeout(self.config.handler_timeout, self.process(&look)).await;
+        let next = match decided {
+            Ok(Ok(Step::Settled)) => {
+                look.end().await;
+                return;
+            }
+            Ok(Ok(Step::Done)) => None,
+            Ok(Ok(Step::LookAt(at))) => Some(at),
+            Ok(Ok(Step::Again(_))) => Some(Utc::now()),
             Ok(Err(StepError::Store(e))) if e.is_unreachable() || outage::is_down() => {
                 if !outage::failed("handler", &e) {
                     debug!(error = %e, "the store failed while it is unreachable; looking again shortly");
@@ -135,7 +151,7 @@ impl Handler {
                 Some(Utc::now() + LOOK_AGAIN_AFTER_ERROR)
             }
         };
-        guard.stop().await;
+        let lease = look.end().await;
         self.settle(&lease, next).await;
     }
 
@@ -154,14 +170,22 @@ impl Handler {
         }
     }
 
-    async fn process(&self, id: &JobId, lease: &LeaseGuard) -> Result<Step, StepError> {
-        let Some(mut job) = self.store.jobs().get(id).await? else {
-            debug!("no such job (never created, or expired after retention)");
-            self.ended(id).await;
-            return Ok(Step::Done);
+    async fn process(&self, look: &Look) -> Result<Step, StepError> {
+        let id = &look.lease().job;
+        let job = match look.record() {
+            Some(job) => job,
+            None => match self.store.jobs().get(id).await? {
+                Some(job) => job,
+                None => {
+                    debug!("no such job (never created, or expired after retention)");
+                    self.ended(id).await;
+                    return Ok(Step::Done);
+                }
+            },
         };
+        let mut job = job;
         for _ in 0..MAX_DECISIONS {
-            match self.decide(job, lease).await? {
+            match self.decide(job, look).await? {
                 Step::Again(current) => job = *current,
                 step => return Ok(step),
             }
@@ -170,16 +194,16 @@ impl Handler {
     }
 
     /// One decision, by the job's state.
-    async fn decide(&self, job: Job, lease: &LeaseGuard) -> Result<Step, StepError> {
+    async fn decide(&self, job: Job, look: &Look) -> Result<Step, StepError> {
         if let Some(task) = &job.upstream.task_id {
             Span::current().record("task_id", task.as_str());
         }
         match job.state {
-            JobState::Queued => self.queued(job, lease).await,
+            JobState::Queued => self.queued(job, look).await,
             // The run before died mid-submit or lost the answer: find its task first.
-            JobState::Submitting => self.lookup(job).await,
-            JobState::Generating => self.poll(job).await,
-            JobState::Cancelled => self.poll_cancelled(job).await,
+            JobState::Submitting => self.lookup(job, look).await,
+            JobState::Generating => self.poll(job, look).await,
+            JobState::Cancelled => self.poll_cancelled(job, look).await,
             JobState::Succeeded | JobState::Failed => {
                 // Normally out of the line already; a crash between two writes may have
                 // left it there, at the head, where it would hold the others back.
@@ -189,34 +213,69 @@ impl Handler {
         }
     }
 
-    /// What `step` asks for: the next look at this job, after ringing the chain's next step.
-    async fn follow(&self, step: Step) -> Option<DateTime<Utc>> {
-        match step {
-            Step::Done => None,
-            Step::LookAt(at) => Some(at),
-            Step::Again(_) => Some(Utc::now()),
-            Step::Chain(next) => {
-                self.ring_next_step(&next).await;
-                None
-            }
-        }
+    /// Writes `transition` from `job` (without reading it first when it is the record this
+    /// look last saw) with `effects`.
+    pub(crate) async fn commit(
+        &self,
+        look: &Look,
+        job: &Job,
+        transition: Transition,
+        effects: Effects,
+    ) -> Result<Committed, StepError> {
+        let committed = self
+            .store
+            .commit(transition, look.basis_for(job), effects)
+            .await?;
+        look.saw(&committed);
+        Ok(committed)
     }
 
-    /// Rings the chain's next step, trying again for a few seconds (the store may be coming
-    /// back); past that the rescuer rings it.
-    async fn ring_next_step(&self, next: &JobId) {
-        let mut wait = Duration::from_millis(100);
-        for _ in 0..RING_TRIES {
-            match self.store.schedule().ring(next, Utc::now()).await {
-                Ok(()) => return,
-                Err(e) if e.is_unreachable() => {
-                    outage::failed("handler", &e);
-                }
-                Err(e) => warn!(job = %next, error = %e, "could not ring the chain's next step"),
-            }
-            tokio::time::sleep(wait).await;
-            wait = wait.saturating_mul(2);
-        }
-        warn!(job = %next, "could not ring the chain's next step; the rescuer will");
+    /// The look's last write: `transition`, settling the lease with the next look at `next`
+    /// (and the slot as `slot` says) when it applies; otherwise the job is decided again
+    /// from its record as it is.
+    pub(crate) async fn finish(
+        &self,
+        look: &Look,
+        job: &Job,
+        transition: Transition,
+        next: Option<DateTime<Utc>>,
+        slot: SlotFate,
+    ) -> Result<(Step, Option<Job>), StepError> {
+        let effects = Effects {
+            settle: Some((look.lease().clone(), next)),
+            ring_now: Vec::new(),
+            slot: self.slot_effect(slot),
+        };
+        let committed = self.commit(look, job, transition, effects).await?;
+        Ok(match committed.outcome {
+            Outcome::Applied(job) => (Step::Settled, Some(job)),
+            other => (Step::again(other.into_job()), None),
+        })
     }
+
+    /// What a look's last write does to the job's slot.
+    pub(crate) fn slot_effect(&self, slot: SlotFate) -> Option<SlotEffect> {
+        let (release, leave_line) = match slot {
+            SlotFate::Keep => return None,
+            SlotFate::Release => (true, false),
+            SlotFate::Ended => (true, true),
+        };
+        Some(SlotEffect {
+            alias: self.config.token_alias.clone(),
+            max: self.config.max_in_flight,
+            release,
+            leave_line,
+        })
+    }
+}
+
+/// What a look's last write does with the job's slot of the shared cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlotFate {
+    /// Nothing: the job keeps a slot it holds (its task runs), or holds none.
+    Keep,
+    /// Gives it back: the submit created no task, or the task ended.
+    Release,
+    /// The job ended: gives its slot back and takes it out of the wait line.
+    Ended,
 }

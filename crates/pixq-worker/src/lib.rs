@@ -50,17 +50,20 @@ mod error;
 mod handler;
 mod janitor;
 mod lease_guard;
+mod look;
 mod lookup;
 mod metrics_server;
 mod names;
 mod pause;
 mod poll;
+mod poller;
 mod rescuer;
 mod retry;
 mod run;
 mod step;
 mod submit;
 mod telemetry;
+mod timing;
 
 pub use config::{
     DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_MAX, DEFAULT_FETCH_EVERY, DEFAULT_HANDLER_TIMEOUT,

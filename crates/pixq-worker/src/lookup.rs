@@ -16,12 +16,13 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use pixq_core::job::Job;
 use pixq_core::state::Transition;
-use pixq_core::store::Outcome;
+use pixq_core::store::{Effects, Outcome};
 use pixverse::{BatchQuery, SubmitBody, TaskRecord};
 use tracing::{Span, debug, info, warn};
 
 use crate::error::StepError;
-use crate::handler::Handler;
+use crate::handler::{Handler, SlotFate};
+use crate::look::Look;
 use crate::step::Step;
 use crate::telemetry;
 
@@ -56,7 +57,7 @@ enum Search {
 
 impl Handler {
     /// Decides a `submitting` job.
-    pub(crate) async fn lookup(&self, job: Job) -> Result<Step, StepError> {
+    pub(crate) async fn lookup(&self, job: Job, look: &Look) -> Result<Step, StepError> {
         let body = job
             .upstream
             .request
@@ -64,13 +65,17 @@ impl Handler {
             .and_then(|text| SubmitBody::from_json(text).ok());
         let Some(body) = body else {
             warn!("the job is submitting without a usable recorded request; submitting afresh");
-            self.free_slot(&job.id).await;
             return self
-                .retry_later(&job, "no recorded request to look the task up by")
+                .retry_later(
+                    look,
+                    &job,
+                    "no recorded request to look the task up by",
+                    SlotFate::Release,
+                )
                 .await;
         };
         self.hold_slot(&job.id).await?;
-        match self.search(&job, &body).await? {
+        match self.search(&job, &body, look).await? {
             Search::Decided(step) => Ok(step),
             Search::Unfinished(wait) => Ok(Step::LookAt(Utc::now() + wait)),
             Search::NoneFound => {
@@ -84,14 +89,23 @@ impl Handler {
                 info!(
                     "no task matches the unanswered submit; it created none, so it may be sent again"
                 );
-                self.free_slot(&job.id).await;
-                self.retry_later(&job, "the submit got no answer and created no task")
-                    .await
+                self.retry_later(
+                    look,
+                    &job,
+                    "the submit got no answer and created no task",
+                    SlotFate::Release,
+                )
+                .await
             }
         }
     }
 
-    async fn search(&self, job: &Job, body: &SubmitBody) -> Result<Search, StepError> {
+    async fn search(
+        &self,
+        job: &Job,
+        body: &SubmitBody,
+        look: &Look,
+    ) -> Result<Search, StepError> {
         let since = (job.updated_at - LOOKBACK).timestamp_millis() as f64 / 1000.0;
         let mut offset = 0u32;
         for _ in 0..MAX_PAGES {
@@ -112,7 +126,7 @@ impl Handler {
             };
             let seen = u32::try_from(batch.items.len()).unwrap_or(u32::MAX);
             for record in &batch.items {
-                if let Some(step) = self.try_claim(job, body, record).await? {
+                if let Some(step) = self.try_claim(job, body, record, look).await? {
                     return Ok(Search::Decided(step));
                 }
             }
@@ -135,6 +149,7 @@ impl Handler {
         job: &Job,
         body: &SubmitBody,
         record: &TaskRecord,
+        look: &Look,
     ) -> Result<Option<Step>, StepError> {
         let Some(task) = record.id.as_deref().filter(|id| !id.is_empty()) else {
             return Ok(None);
@@ -145,7 +160,7 @@ impl Handler {
             return Ok(None);
         }
         let claim = Transition::submitted(job.id.clone(), task.to_owned(), record.trace_id.clone());
-        match self.store.jobs().apply(claim).await? {
+        match self.commit(look, job, claim, Effects::default()).await?.outcome {
             Outcome::Applied(_) => {
                 Span::current().record("task_id", task);
                 info!("found and claimed the task of the unanswered submit");
@@ -156,7 +171,7 @@ impl Handler {
                 Ok(None)
             }
             Outcome::Stale { current } => Ok(Some(
-                self.keep_late_task(current, task, record.trace_id.clone())
+                self.keep_late_task(current, task, record.trace_id.clone(), look)
                     .await?,
             )),
         }

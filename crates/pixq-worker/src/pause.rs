@@ -5,7 +5,8 @@
 //! - The pause is written to [`Pauses`] with a backoff (`pause_backoff`, doubling with every
 //!   failed probe, at most `pause_backoff_max`), logged once as a warning when it starts, and
 //!   shown by `pixq_upstream_paused{token}`.
-//! - Jobs that meet it before their submit ([`Pauses::gate`]) go back to `queued` with
+//! - Jobs that meet it before their submit (the gate of
+//!   [`Store::take_slot`](pixq_core::store::Store::take_slot)) go back to `queued` with
 //!   `waiting_reason: paused` without burning an attempt, parked in the wait line, due when
 //!   the pause ends. Jobs never fail because of a pause.
 //! - After the backoff, the next waiting job's real submit is the probe: a task created (or
@@ -15,19 +16,19 @@
 //! - Polls and lookups of tasks already running go on during a pause.
 //!
 //! [`Pauses`]: pixq_core::limits::Pauses
-//! [`Pauses::gate`]: pixq_core::limits::Pauses::gate
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pixq_core::job::Job;
-use pixq_core::limits::{Gate, Pause};
+use pixq_core::limits::Pause;
 use pixq_core::state::WaitingReason;
 use pixverse::{Error, ErrorKind, Submission};
 use tracing::{info, warn};
 
 use crate::error::StepError;
-use crate::handler::Handler;
+use crate::handler::{Handler, SlotFate};
+use crate::look::Look;
 use crate::step::Step;
 use crate::telemetry;
 
@@ -43,23 +44,20 @@ enum Verdict {
 }
 
 impl Handler {
-    /// Asks whether a job may submit on the token now; see [`Gate`].
-    pub(crate) async fn pause_gate(&self) -> Result<Gate, StepError> {
-        Ok(self
-            .store
-            .pauses()
-            .gate(self.alias(), self.config.probe_window())
-            .await?)
-    }
-
-    /// An account-level refusal of `job`'s submit (its slot already given back): pauses the
-    /// token, or extends the pause after a failed probe, and parks the job until the pause
-    /// ends.
-    pub(crate) async fn pause_for(&self, job: &Job, e: &Error) -> Result<Step, StepError> {
+    /// An account-level refusal of `job`'s submit: pauses the token, or extends the pause
+    /// after a failed probe, and parks the job until the pause ends, giving its slot back in
+    /// the same write.
+    pub(crate) async fn pause_for(
+        &self,
+        look: &Look,
+        job: &Job,
+        e: &Error,
+    ) -> Result<Step, StepError> {
         let alias = self.alias();
         let reason = account_reason(e);
         let now = Utc::now();
-        let backoff = match self.store.pauses().status(alias).await? {
+        let pauses = self.store.pauses();
+        let backoff = match pauses.status(alias).await? {
             Some(pause) => next_backoff(
                 (now - pause.since).to_std().unwrap_or_default(),
                 self.config.pause_backoff,
@@ -67,11 +65,7 @@ impl Handler {
             ),
             None => self.config.pause_backoff,
         };
-        let (pause, was_paused) = self
-            .store
-            .pauses()
-            .pause(alias, &reason, now + backoff)
-            .await?;
+        let (pause, was_paused) = pauses.pause(alias, &reason, now + backoff).await?;
         telemetry::paused(alias, true);
         if was_paused {
             info!(token = alias, %reason, next_probe = %pause.until, "the token is still refused; submission stays paused");
@@ -84,25 +78,37 @@ impl Handler {
                 "the upstream refused the token: submission on it is PAUSED; jobs wait queued with waiting_reason paused, nothing fails; fix the token or top up the balance, and the next waiting job's submit after the backoff probes it"
             );
         }
-        self.wait_paused(job, pause.until).await
+        self.store.wait_line().park(alias, &job.id).await?;
+        let at_head = self.at_head(&job.id).await?;
+        let due = self.paused_until(&pause, at_head);
+        self.wait(look, job, WaitingReason::Paused, due, SlotFate::Release)
+            .await
     }
 
-    /// Parks `job` while the token is paused: `queued`, `waiting_reason: paused`, no attempt
-    /// burned. The first jobs of the line are due at `until`, when one of them probes; the rest
-    /// wait for the line to be woken when the pause lifts, with a late fallback, so that a
-    /// long pause with thousands parked does not bring every one of them back at each probe.
+    /// Keeps a job parked (it is in the line already) while the token is paused:
+    /// `queued`, `waiting_reason: paused`, no attempt burned.
     pub(crate) async fn wait_paused(
         &self,
+        look: &Look,
         job: &Job,
-        until: DateTime<Utc>,
+        pause: &Pause,
+        at_head: bool,
     ) -> Result<Step, StepError> {
-        self.store.wait_line().park(self.alias(), &job.id).await?;
-        let due = if self.at_head(&job.id).await? {
-            until
+        let due = self.paused_until(pause, at_head);
+        self.wait(look, job, WaitingReason::Paused, due, SlotFate::Keep)
+            .await
+    }
+
+    /// When a job parked by a pause looks again: the first jobs of the line at `until`, when
+    /// one of them probes; the rest wait for the line to be woken when the pause lifts, with a
+    /// late fallback, so that a long pause with thousands parked does not bring every one of
+    /// them back at each probe.
+    fn paused_until(&self, pause: &Pause, at_head: bool) -> DateTime<Utc> {
+        if at_head {
+            pause.until
         } else {
-            until + self.config.pause_backoff_max
-        };
-        self.wait(job, WaitingReason::Paused, due).await
+            pause.until + self.config.pause_backoff_max
+        }
     }
 
     /// Acts on the answer to a probe's submit (a failure here is logged; the pause's probe

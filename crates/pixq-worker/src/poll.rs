@@ -2,21 +2,24 @@
 //! `poll.give_up_after` passes; finish the job and create the chain's next step. A cancelled
 //! job's task is polled too, for a while, so a result that comes late is recorded.
 //!
-//! Every look at a running task renews the job's slot of the shared cap; the slot goes back
-//! when the task is seen to end (or is given up), a cancelled job's included.
+//! Polls go through the worker's [`Poller`](crate::poller::Poller), which asks for many tasks
+//! in one `retrieve_batch`. A look that finds the task running renews the job's slot of the
+//! shared cap; the write that records the task's end gives the slot back and wakes the line.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pixq_core::chain;
-use pixq_core::job::{Job, JobError, JobId, JobResult};
+use pixq_core::job::{Job, JobError, JobId, JobResult, NextStep};
 use pixq_core::state::{JobState, Transition};
-use pixq_core::store::Outcome;
-use pixverse::{ErrorKind, TaskOutcome, TaskRecord, Video};
+use pixq_core::store::{Effects, Outcome};
+use pixverse::{TaskOutcome, TaskRecord, Video};
 use tracing::{error, info, warn};
 
 use crate::error::StepError;
-use crate::handler::Handler;
+use crate::handler::{Handler, SlotFate};
+use crate::look::Look;
+use crate::poller::Answer;
 use crate::step::Step;
 use crate::telemetry;
 
@@ -43,9 +46,11 @@ enum Polled {
 
 impl Handler {
     /// Decides a `generating` job.
-    pub(crate) async fn poll(&self, job: Job) -> Result<Step, StepError> {
+    pub(crate) async fn poll(&self, job: Job, look: &Look) -> Result<Step, StepError> {
         let Some(task) = job.upstream.task_id.clone() else {
-            return self.retry_later(&job, "generating without a task id").await;
+            return self
+                .retry_later(look, &job, "generating without a task id", SlotFate::Keep)
+                .await;
         };
         // Since the job began waiting for this task: its submit, or a retry that resumed it
         // (a generating job's record changes only when it enters generating).
@@ -60,47 +65,59 @@ impl Handler {
                 self.config.poll_give_up_after.as_secs()
             );
             return self
-                .fail(&job, JobError::new(POLL_TIMEOUT, message, true))
+                .fail(look, &job, JobError::new(POLL_TIMEOUT, message, true))
                 .await;
         }
-        self.hold_slot(&job.id).await?;
         let record = match self.retrieve(&task).await? {
             Polled::Record(record) => record,
-            Polled::Later(at) => return Ok(Step::LookAt(at)),
+            Polled::Later(at) => {
+                self.hold_slot(&job.id).await?;
+                return Ok(Step::LookAt(at));
+            }
             // Just after a submit the record may not be readable yet; long after, the task
             // is gone for good (records last about a day) and cannot deliver: try anew
             // rather than wait for `poll_timeout` on every retry.
             Polled::Gone if waited > self.config.lookup_grace => {
                 warn!("the upstream no longer knows the task");
-                self.free_slot(&job.id).await;
                 return self
-                    .retry_later(&job, "the upstream no longer knows the task")
+                    .retry_later(
+                        look,
+                        &job,
+                        "the upstream no longer knows the task",
+                        SlotFate::Release,
+                    )
                     .await;
             }
-            Polled::Gone => return Ok(Step::LookAt(Utc::now() + self.config.poll_interval)),
+            Polled::Gone => {
+                self.hold_slot(&job.id).await?;
+                return Ok(Step::LookAt(Utc::now() + self.config.poll_interval));
+            }
         };
         let outcome = record.outcome();
         if !matches!(outcome, TaskOutcome::Running) {
-            self.free_slot(&job.id).await;
+            self.timing.saw_done(waited);
         }
         match outcome {
-            TaskOutcome::Running => Ok(Step::LookAt(Utc::now() + self.config.poll_interval)),
-            TaskOutcome::Succeeded(video) => self.succeed(job, &video).await,
+            TaskOutcome::Running => {
+                self.hold_slot(&job.id).await?;
+                Ok(Step::LookAt(Utc::now() + self.config.poll_interval))
+            }
+            TaskOutcome::Succeeded(video) => self.succeed(job, &video, look).await,
             TaskOutcome::Failed { code, message } if is_permanent(&code) => {
-                self.fail_task(&job, JobError::new(code, message, false))
+                self.fail_task(look, &job, JobError::new(code, message, false))
                     .await
             }
             TaskOutcome::Failed { code, message } => {
                 info!(%code, %message, "the task failed; the job will be submitted again");
-                self.retry_later(&job, &format!("the task failed: {code}: {message}"))
-                    .await
+                let why = format!("the task failed: {code}: {message}");
+                self.retry_later(look, &job, &why, SlotFate::Release).await
             }
         }
     }
 
     /// A cancelled job whose task may still finish: poll it until it ends (or
     /// `poll.give_up_after` after the cancel) and keep a result as `late_result`.
-    pub(crate) async fn poll_cancelled(&self, job: Job) -> Result<Step, StepError> {
+    pub(crate) async fn poll_cancelled(&self, job: Job, look: &Look) -> Result<Step, StepError> {
         let Some(task) = job.upstream.task_id.clone() else {
             // Cancelled before its task was recorded: it waits for no slot any more. A slot
             // taken for a submit whose task went unrecorded runs out with its lease.
@@ -113,71 +130,81 @@ impl Handler {
             self.ended(&job.id).await;
             return Ok(Step::Done);
         }
-        // The upstream keeps generating a cancelled job's task, and counts it.
-        self.hold_slot(&job.id).await?;
         let record = match self.retrieve(&task).await? {
             Polled::Record(record) => record,
-            Polled::Later(at) => return Ok(Step::LookAt(at)),
+            Polled::Later(at) => {
+                // The upstream keeps generating a cancelled job's task, and counts it.
+                self.hold_slot(&job.id).await?;
+                return Ok(Step::LookAt(at));
+            }
             Polled::Gone => {
                 self.ended(&job.id).await;
                 return Ok(Step::Done);
             }
         };
         let outcome = record.outcome();
-        if !matches!(outcome, TaskOutcome::Running) {
+        if matches!(outcome, TaskOutcome::Running) {
+            self.hold_slot(&job.id).await?;
+        } else {
             self.ended(&job.id).await;
         }
         match outcome {
             TaskOutcome::Running => Ok(Step::LookAt(Utc::now() + self.config.poll_interval)),
-            TaskOutcome::Succeeded(video) => self.keep_late(&job, &video).await,
+            TaskOutcome::Succeeded(video) => self.keep_late(&job, &video, look).await,
             TaskOutcome::Failed { .. } => Ok(Step::Done),
         }
     }
 
-    /// One poll, through the once-a-second gate.
+    /// One poll, through the once-a-second gate and the worker's poller.
     async fn retrieve(&self, task: &str) -> Result<Polled, StepError> {
         if let Some(wait) = self.store.poll_gate().enter(task).await? {
             return Ok(Polled::Later(Utc::now() + wait));
         }
-        let answer = self.client.retrieve(task).await;
-        telemetry::upstream_call("retrieve", &answer);
-        match answer {
-            Ok(record) => Ok(Polled::Record(Box::new(record))),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Polled::Gone),
-            Err(e) => {
-                let wait = match e.kind() {
-                    ErrorKind::RateLimited { retry_after } => {
-                        retry_after.unwrap_or(MIN_POLL_WAIT).max(MIN_POLL_WAIT)
-                    }
-                    _ => self.config.poll_interval,
+        Ok(match self.poller.poll(task).await {
+            Answer::Record(record) => Polled::Record(record),
+            Answer::Gone => Polled::Gone,
+            Answer::Failed(failure) => {
+                let wait = match failure.rate_limited {
+                    Some(retry_after) => retry_after.unwrap_or(MIN_POLL_WAIT).max(MIN_POLL_WAIT),
+                    None => self.config.poll_interval,
                 };
-                warn!(error = %e, "polling the task failed; polling again later");
-                Ok(Polled::Later(Utc::now() + wait))
+                warn!(error = %failure.message, "polling the task failed; polling again later");
+                Polled::Later(Utc::now() + wait)
             }
-        }
+        })
     }
 
-    /// The task delivered `video`: finish the job and create the chain's next step in the
-    /// same write.
-    async fn succeed(&self, job: Job, video: &Video) -> Result<Step, StepError> {
+    /// The task delivered `video`: finish the job, create the chain's next step and ring it,
+    /// give the slot back and settle the look, all in one write.
+    async fn succeed(&self, job: Job, video: &Video, look: &Look) -> Result<Step, StepError> {
         let next = self.next_step(&job, video).await?;
         let child = next
             .as_ref()
             .map(|_| JobId::for_step(&job.root_id, job.step + 1));
         let succeed = Transition::succeed(job.id.clone(), JobResult::from(video), next);
-        match self.store.jobs().apply(succeed).await? {
+        let effects = Effects {
+            settle: Some((look.lease().clone(), None)),
+            ring_now: child.into_iter().collect(),
+            slot: self.slot_effect(SlotFate::Ended),
+        };
+        let committed = self.commit(look, &job, succeed, effects).await?;
+        match committed.outcome {
             Outcome::Applied(done) => {
                 info!(video_id = video.video_id.0, "succeeded");
                 telemetry::finished(&done);
-                // Its slot went back when the poll saw the task end.
-                self.leave_line(&done.id).await;
-                Ok(child.map_or(Step::Done, Step::Chain))
+                Ok(Step::Settled)
             }
             other => {
                 let current = other.into_job();
                 match current.state {
-                    JobState::Cancelled | JobState::Failed => self.keep_late(&current, video).await,
-                    JobState::Succeeded => Ok(Step::Done),
+                    JobState::Cancelled | JobState::Failed => {
+                        self.ended(&current.id).await;
+                        self.keep_late(&current, video, look).await
+                    }
+                    JobState::Succeeded => {
+                        self.ended(&current.id).await;
+                        Ok(Step::Done)
+                    }
                     _ => Ok(Step::again(current)),
                 }
             }
@@ -185,11 +212,7 @@ impl Handler {
     }
 
     /// The next step of the chain after `job`, computed from the chain's first step.
-    async fn next_step(
-        &self,
-        job: &Job,
-        video: &Video,
-    ) -> Result<Option<pixq_core::job::NextStep>, StepError> {
+    async fn next_step(&self, job: &Job, video: &Video) -> Result<Option<NextStep>, StepError> {
         let root = if job.id == job.root_id {
             Some(job.clone())
         } else {
@@ -209,13 +232,13 @@ impl Handler {
     }
 
     /// Records a result that came after the job ended; never applied.
-    async fn keep_late(&self, job: &Job, video: &Video) -> Result<Step, StepError> {
+    async fn keep_late(&self, job: &Job, video: &Video, look: &Look) -> Result<Step, StepError> {
         if job.late_result.is_some() {
             return Ok(Step::Done);
         }
         info!(state = %job.state, video_id = video.video_id.0, "a result came after the job ended; keeping it as late_result");
         let late = Transition::record_late_result(job.id.clone(), JobResult::from(video));
-        self.apply_then(late, |_| Step::Done).await
+        self.apply_then(look, job, late, |_| Step::Done).await
     }
 }
 

@@ -1,26 +1,28 @@
 //! A `queued` job: wait for its time, resume a task it already has, or submit it once.
 //!
-//! Before a submit, the token's pause gate ([`crate::pause`]) and a slot of the shared cap
-//! ([`crate::capacity`]); a job that meets either waits `queued` without burning an attempt.
-//! The body is recorded with [`Transition::begin_submit`] before it is sent, so that a lost
-//! answer can be found again by that body ([`crate::lookup`]) instead of paid twice. Only the
-//! run that applied `begin_submit` sends.
+//! Before a submit, one store call ([`Store::take_slot`]) passes the token's pause gate and
+//! takes a slot of the shared cap in the order of the wait line; a job that meets either
+//! waits `queued` without burning an attempt. The body is recorded with
+//! [`Transition::begin_submit`] before it is sent, so that a lost answer can be found again by
+//! that body ([`crate::lookup`]) instead of paid twice. Only the run that applied
+//! `begin_submit` sends.
+//!
+//! [`Store::take_slot`]: pixq_core::store::Store::take_slot
 
 use std::time::Duration;
 
 use chrono::Utc;
-use pixq_core::chain;
-use pixq_core::job::{Job, JobError, JobId};
-use pixq_core::limits::Gate;
+use pixq_core::job::{Job, JobError};
+use pixq_core::limits::Pause;
 use pixq_core::state::{JobState, Transition, WaitingReason};
-use pixq_core::store::Outcome;
-use pixverse::{Error, ErrorKind, Submission, SubmitMode, Url};
+use pixq_core::store::{Effects, Outcome, SlotRequest, SlotTurn};
+use pixq_core::{callback, chain};
+use pixverse::{Error, ErrorKind, Submission, SubmitMode};
 use tracing::{Span, info, warn};
 
-use crate::capacity::Slot;
 use crate::error::StepError;
-use crate::handler::Handler;
-use crate::lease_guard::LeaseGuard;
+use crate::handler::{Handler, SlotFate};
+use crate::look::Look;
 use crate::names;
 use crate::step::Step;
 use crate::telemetry;
@@ -32,17 +34,9 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// version of pixq, or edited by hand, gets there.
 const BAD_REQUEST: &str = "bad_request";
 
-/// How far a submit got.
-enum Sent {
-    /// The body went out: the job as `submitting`, and what came back.
-    Answered(Box<(Job, Result<Submission, Error>)>),
-    /// Nothing was sent; this is the step.
-    NotSent(Step),
-}
-
 impl Handler {
     /// Decides a `queued` job.
-    pub(crate) async fn queued(&self, job: Job, lease: &LeaseGuard) -> Result<Step, StepError> {
+    pub(crate) async fn queued(&self, job: Job, look: &Look) -> Result<Step, StepError> {
         // A job waiting for a slot or a pause is woken by a ring before its fallback time.
         let woken_early = matches!(
             job.waiting_reason,
@@ -58,74 +52,92 @@ impl Handler {
             // A retried or rescued job whose task may still deliver: never submit again.
             info!("resuming the job's task instead of submitting again");
             let resume = Transition::resume_generating(job.id.clone());
-            return self.apply_then(resume, Step::again).await;
+            return self.apply_then(look, &job, resume, Step::again).await;
         }
-        self.submit(job, lease).await
+        self.submit(job, look).await
     }
 
-    /// The pause gate, then the submit; a probe that proved nothing is handed on.
-    async fn submit(&self, job: Job, lease: &LeaseGuard) -> Result<Step, StepError> {
-        let probe = match self.pause_gate().await? {
-            Gate::Open => None,
-            Gate::Probe(pause) => {
-                info!(reason = %pause.reason, "the token is paused; this job's submit probes it");
-                Some(pause)
-            }
-            Gate::Paused(pause) => return self.wait_paused(&job, pause.until).await,
-        };
-        let sent = self.send(job, lease, probe.is_some()).await;
-        let (job, answer) = match sent {
-            Ok(Sent::Answered(answered)) => *answered,
-            not_sent => {
-                if let Some(probe) = &probe {
-                    self.hand_back_probe(probe).await;
-                }
-                return match not_sent {
-                    Ok(Sent::NotSent(step)) => Ok(step),
-                    Err(e) => Err(e),
-                    Ok(Sent::Answered(_)) => unreachable!("matched above"),
-                };
-            }
-        };
-        if let Some(probe) = &probe {
-            self.conclude_probe(probe, &answer).await;
-        }
-        self.answered(job, answer).await
-    }
-
-    /// Takes a slot, records the body, sends it. `probing` takes the slot out of turn.
-    async fn send(&self, job: Job, lease: &LeaseGuard, probing: bool) -> Result<Sent, StepError> {
+    /// The pause gate and a slot in turn, then the submit; a probe that proved nothing is
+    /// handed on.
+    async fn submit(&self, job: Job, look: &Look) -> Result<Step, StepError> {
         let (mode, secret) = self.mode_for(&job);
         let body = match chain::submit_body(&job, &mode) {
             Ok(body) => body,
             Err(e) => {
                 let error = JobError::new(BAD_REQUEST, e.to_string(), false);
-                return Ok(Sent::NotSent(self.fail(&job, error).await?));
+                return self.fail(look, &job, error).await;
             }
         };
-        if let Slot::Wait(at) = self.take_slot(&job, probing).await? {
-            let step = self.wait(&job, WaitingReason::UpstreamCapacity, at).await?;
-            return Ok(Sent::NotSent(step));
-        }
+        let probe = match self.take_turn(&job).await? {
+            SlotTurn::Taken { held, probe } => {
+                telemetry::in_flight(self.alias(), held);
+                if let Some(pause) = &probe {
+                    info!(reason = %pause.reason, "the token is paused; this job's submit probes it");
+                }
+                probe
+            }
+            SlotTurn::Wait {
+                held,
+                earliest_expiry,
+                at_head,
+            } => {
+                telemetry::in_flight(self.alias(), held);
+                let at = self.fallback(earliest_expiry, at_head);
+                return self
+                    .wait(look, &job, WaitingReason::UpstreamCapacity, at, SlotFate::Keep)
+                    .await;
+            }
+            SlotTurn::Paused { pause, at_head } => {
+                return self.wait_paused(look, &job, &pause, at_head).await;
+            }
+        };
         let begin = Transition::begin_submit(job.id.clone(), body.as_str().to_owned(), secret);
-        let job = match self.store.jobs().apply(begin).await? {
+        let committed = self.commit(look, &job, begin, Effects::default()).await?;
+        let job = match committed.outcome {
             Outcome::Applied(job) => job,
             other => {
                 let current = other.into_job();
-                self.free_slot_unless_running(&current).await;
-                return Ok(Sent::NotSent(Step::again(current)));
+                self.not_sent(&current, probe.as_ref()).await;
+                return Ok(Step::again(current));
             }
         };
-        if lease.is_lost() {
+        if look.is_lost() {
             // Whoever holds the job now finds it `submitting` and looks before it submits;
             // the slot stays with the job until that lookup concludes.
             warn!("lost the lease before sending the submit; not sending it");
-            return Ok(Sent::NotSent(Step::LookAt(Utc::now())));
+            if let Some(probe) = &probe {
+                self.hand_back_probe(probe).await;
+            }
+            return Ok(Step::LookAt(Utc::now()));
         }
         info!(action = %job.action.as_str(), "submitting");
         let answer = self.client.submit(&body).await;
         telemetry::upstream_call("submit", &answer);
-        Ok(Sent::Answered(Box::new((job, answer))))
+        if let Some(probe) = &probe {
+            self.conclude_probe(probe, &answer).await;
+        }
+        self.answered(job, answer, look).await
+    }
+
+    /// The pause gate and a slot of the shared cap, in one store call.
+    async fn take_turn(&self, job: &Job) -> Result<SlotTurn, StepError> {
+        let request = SlotRequest {
+            alias: self.alias().to_owned(),
+            job: job.id.clone(),
+            max: self.config.max_in_flight,
+            ttl: self.config.slot_ttl(),
+            probe_window: self.config.probe_window(),
+        };
+        Ok(self.store.take_slot(&request).await?)
+    }
+
+    /// The submit was not sent after all (the job moved): its slot goes back unless it waits
+    /// on a task of its own, and a probe it claimed is handed on.
+    async fn not_sent(&self, current: &Job, probe: Option<&Pause>) {
+        self.free_slot_unless_running(current).await;
+        if let Some(probe) = probe {
+            self.hand_back_probe(probe).await;
+        }
     }
 
     /// What the submit's answer means for the job.
@@ -133,37 +145,45 @@ impl Handler {
         &self,
         job: Job,
         answer: Result<Submission, Error>,
+        look: &Look,
     ) -> Result<Step, StepError> {
         match answer {
             Ok(submission) => match submission.task_id() {
-                Some(task) => self.claim_answer(job, task.to_owned()).await,
+                Some(task) => self.claim_answer(job, task.to_owned(), look).await,
                 None => {
                     warn!("the submit's answer named no task; looking the task up");
-                    self.lookup(job).await
+                    self.lookup(job, look).await
                 }
             },
             Err(e) if e.is_outcome_unknown() => {
                 warn!(error = %e, "the submit's outcome is unknown; looking for its task before anything else");
-                self.lookup(job).await
+                self.lookup(job, look).await
             }
-            Err(e) => self.refused(job, &e).await,
+            Err(e) => self.refused(job, &e, look).await,
         }
     }
 
-    /// Records the task id the submit answered, as an atomic claim.
-    async fn claim_answer(&self, job: Job, task: String) -> Result<Step, StepError> {
+    /// Records the task id the submit answered, as an atomic claim, and books the first poll
+    /// in the same write.
+    async fn claim_answer(&self, job: Job, task: String, look: &Look) -> Result<Step, StepError> {
         let submitted = Transition::submitted(job.id.clone(), task.clone(), None);
-        match self.store.jobs().apply(submitted).await? {
+        let first_poll = Utc::now() + self.timing.first_poll_after();
+        let effects = Effects {
+            settle: Some((look.lease().clone(), Some(first_poll))),
+            ..Effects::default()
+        };
+        let committed = self.commit(look, &job, submitted, effects).await?;
+        match committed.outcome {
             Outcome::Applied(_) => {
                 Span::current().record("task_id", task.as_str());
                 info!("submitted");
-                Ok(Step::LookAt(Utc::now() + self.config.poll_first_after))
+                Ok(Step::Settled)
             }
             Outcome::TaskTaken { by, current } => {
                 warn!(%task, holder = %by, "another job holds the task the submit answered; looking up");
-                self.lookup(current).await
+                self.lookup(current, look).await
             }
-            Outcome::Stale { current } => self.keep_late_task(current, &task, None).await,
+            Outcome::Stale { current } => self.keep_late_task(current, &task, None, look).await,
         }
     }
 
@@ -176,14 +196,16 @@ impl Handler {
         current: Job,
         task: &str,
         trace_id: Option<String>,
+        look: &Look,
     ) -> Result<Step, StepError> {
         if current.state == JobState::Cancelled && current.upstream.task_id.is_none() {
             let late = Transition::record_late_task(current.id.clone(), task.to_owned(), trace_id);
-            match self.store.jobs().apply(late).await? {
+            let committed = self.commit(look, &current, late, Effects::default()).await?;
+            match committed.outcome {
                 Outcome::Applied(_) => {
                     Span::current().record("task_id", task);
                     info!(%task, "the job was cancelled while its submit was in flight; watching its task to its end");
-                    return Ok(Step::LookAt(Utc::now() + self.config.poll_first_after));
+                    return Ok(Step::LookAt(Utc::now() + self.timing.first_poll_after()));
                 }
                 Outcome::TaskTaken { by, current } => {
                     warn!(%task, holder = %by, "the cancelled job's task is held by another job");
@@ -197,23 +219,31 @@ impl Handler {
     }
 
     /// A submit that was answered with a refusal: no task was created, so the slot goes
-    /// back at once. A 429 and a pause wait without burning an attempt.
-    async fn refused(&self, job: Job, e: &Error) -> Result<Step, StepError> {
-        self.free_slot(&job.id).await;
+    /// back in the same write. A 429 and a pause wait without burning an attempt.
+    async fn refused(&self, job: Job, e: &Error, look: &Look) -> Result<Step, StepError> {
         let now = Utc::now();
         match e.kind() {
             ErrorKind::RateLimited { retry_after } => {
                 let wait = retry_after.unwrap_or(DEFAULT_RETRY_AFTER);
-                self.wait(&job, WaitingReason::RateLimited, now + wait)
-                    .await
+                self.wait(
+                    look,
+                    &job,
+                    WaitingReason::RateLimited,
+                    now + wait,
+                    SlotFate::Release,
+                )
+                .await
             }
-            ErrorKind::Account => self.pause_for(&job, e).await,
+            ErrorKind::Account => self.pause_for(look, &job, e).await,
             ErrorKind::Permanent => {
                 let code = e.code().unwrap_or(BAD_REQUEST);
                 let error = JobError::new(code, e.message(), false);
-                self.fail(&job, error).await
+                self.fail(look, &job, error).await
             }
-            _ => self.retry_later(&job, &e.to_string()).await,
+            _ => {
+                self.retry_later(look, &job, &e.to_string(), SlotFate::Release)
+                    .await
+            }
         }
     }
 
@@ -228,7 +258,7 @@ impl Handler {
             .callback_secret
             .clone()
             .unwrap_or_else(names::callback_secret);
-        match callback_url(base, &job.id, &secret) {
+        match callback::url(base, &job.id, &secret) {
             Some(url) => (SubmitMode::Callback(url), Some(secret)),
             None => {
                 warn!(%base, "the public URL cannot carry a path; polling only");
@@ -244,38 +274,4 @@ fn has_usable_task(job: &Job) -> bool {
         .task_id
         .as_ref()
         .is_some_and(|task| !job.upstream.previous_task_ids.contains(task))
-}
-
-/// `<public_url>/v1/upstream/callback/<job_id>/<secret>`, keeping any path prefix.
-fn callback_url(base: &Url, id: &JobId, secret: &str) -> Option<Url> {
-    let mut url = base.clone();
-    url.set_query(None);
-    url.set_fragment(None);
-    url.path_segments_mut().ok()?.pop_if_empty().extend([
-        "v1",
-        "upstream",
-        "callback",
-        id.as_str(),
-        secret,
-    ]);
-    Some(url)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_callback_url_keeps_the_public_path() {
-        let id = JobId::from("job_1");
-        for base in [
-            "https://pixq.example",
-            "https://pixq.example/",
-            "https://pixq.example/pixq/",
-        ] {
-            let url = callback_url(&Url::parse(base).unwrap(), &id, "abc").unwrap();
-            let path = url.path().trim_start_matches("/pixq");
-            assert_eq!(path, "/v1/upstream/callback/job_1/abc", "{base}");
-        }
-    }
 }

@@ -27,9 +27,6 @@ use crate::auth::require_token;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The path of the upstream callback route; [`ApiConfig::callback_url`](crate::ApiConfig::callback_url)
-/// builds the same path.
-const CALLBACK_ROUTE: &str = "/v1/upstream/callback/{job_id}/{secret}";
 
 /// Every route of the API, with its middleware, ready to serve.
 pub(crate) fn router(state: AppState) -> Router {
@@ -41,7 +38,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/jobs/{id}/retry", post(control::retry))
         .route_layer(from_fn_with_state(state.clone(), require_token));
     let open = Router::new()
-        .route(CALLBACK_ROUTE, post(callback::receive))
+        .route(pixq_core::callback::ROUTE, post(callback::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(scrape::metrics));
@@ -67,10 +64,10 @@ pub(crate) fn router(state: AppState) -> Router {
 /// The path as it may be logged: a callback's secret is replaced by `***`, since anyone who
 /// reads it could post a callback for the job.
 pub(crate) fn redacted(path: &str) -> String {
-    const CALLBACK_PREFIX: &str = "/v1/upstream/callback/";
-    match path.strip_prefix(CALLBACK_PREFIX) {
+    let prefix = pixq_core::callback::PREFIX;
+    match path.strip_prefix(prefix) {
         Some(rest) => match rest.split_once('/') {
-            Some((job, _secret)) => format!("{CALLBACK_PREFIX}{job}/***"),
+            Some((job, _secret)) => format!("{prefix}{job}/***"),
             None => path.to_owned(),
         },
         None => path.to_owned(),
