@@ -36,8 +36,14 @@ mod tests {
     fn the_url_keeps_the_public_path_and_matches_the_route() {
         let id = JobId::from("job_1");
         for (base, want) in [
-            ("https://pixq.example", "https://pixq.example/v1/upstream/callback/job_1/abc"),
-            ("https://pixq.example/", "https://pixq.example/v1/upstream/callback/job_1/abc"),
+            (
+                "https://pixq.example",
+                "https://pixq.example/v1/upstream/callback/job_1/abc",
+            ),
+            (
+                "https://pixq.example/",
+                "https://pixq.example/v1/upstream/callback/job_1/abc",
+            ),
             (
                 "https://pixq.example/pixq/?x=1#f",
                 "https://pixq.example/pixq/v1/upstream/callback/job_1/abc",
@@ -46,10 +52,14 @@ mod tests {
             let url = url(&Url::parse(base).unwrap(), &id, "abc").unwrap();
             assert_eq!(url.as_str(), want, "{base}");
         }
-        let route = ROUTE.replace("{job_id}", "job_1").replace("{secret}", "abc");
+        let route = ROUTE
+            .replace("{job_id}", "job_1")
+            .replace("{secret}", "abc");
         assert!(route.starts_with(PREFIX));
         assert_eq!(
-            url(&Url::parse("http://h").unwrap(), &id, "abc").unwrap().path(),
+            url(&Url::parse("http://h").unwrap(), &id, "abc")
+                .unwrap()
+                .path(),
             route
         );
     }

@@ -129,9 +129,7 @@ impl Doorbells {
         let room = self.concurrency.saturating_sub(self.in_flight.get()).max(1);
         let holder = names::holder(&self.worker);
         let ttl = self.lease_ttl;
-        Box::pin(async move {
-            store.take(Utc::now(), room, &holder, ttl).await
-        })
+        Box::pin(async move { store.take(Utc::now(), room, &holder, ttl).await })
     }
 
     fn nap(&self, wait: Duration) -> Nap {

@@ -124,10 +124,13 @@ impl Handler {
     /// Holds the lease, decides; the step's last write settled the lease with the next
     /// look, or it is settled here.
     async fn look(&self, claim: Claim) {
-        let guard = LeaseGuard::hold(self.store.clone(), claim.lease.clone(), self.config.lease_ttl);
+        let guard = LeaseGuard::hold(
+            self.store.clone(),
+            claim.lease.clone(),
+            self.config.lease_ttl,
+        );
         let look = Look::new(claim.lease, guard, claim.record);
-        let decided =
-            tokio::time::timeout(self.config.handler_timeout, self.process(&look)).await;
+        let decided = tokio::time::timeout(self.config.handler_timeout, self.process(&look)).await;
         let next = match decided {
             Ok(Ok(Step::Settled)) => {
                 look.end().await;

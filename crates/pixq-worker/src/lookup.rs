@@ -100,12 +100,7 @@ impl Handler {
         }
     }
 
-    async fn search(
-        &self,
-        job: &Job,
-        body: &SubmitBody,
-        look: &Look,
-    ) -> Result<Search, StepError> {
+    async fn search(&self, job: &Job, body: &SubmitBody, look: &Look) -> Result<Search, StepError> {
         let since = (job.updated_at - LOOKBACK).timestamp_millis() as f64 / 1000.0;
         let mut offset = 0u32;
         for _ in 0..MAX_PAGES {
@@ -160,7 +155,11 @@ impl Handler {
             return Ok(None);
         }
         let claim = Transition::submitted(job.id.clone(), task.to_owned(), record.trace_id.clone());
-        match self.commit(look, job, claim, Effects::default()).await?.outcome {
+        match self
+            .commit(look, job, claim, Effects::default())
+            .await?
+            .outcome
+        {
             Outcome::Applied(_) => {
                 Span::current().record("task_id", task);
                 info!("found and claimed the task of the unanswered submit");

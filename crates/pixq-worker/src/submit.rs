@@ -84,7 +84,13 @@ impl Handler {
                 telemetry::in_flight(self.alias(), held);
                 let at = self.fallback(earliest_expiry, at_head);
                 return self
-                    .wait(look, &job, WaitingReason::UpstreamCapacity, at, SlotFate::Keep)
+                    .wait(
+                        look,
+                        &job,
+                        WaitingReason::UpstreamCapacity,
+                        at,
+                        SlotFate::Keep,
+                    )
                     .await;
             }
             SlotTurn::Paused { pause, at_head } => {
@@ -200,7 +206,9 @@ impl Handler {
     ) -> Result<Step, StepError> {
         if current.state == JobState::Cancelled && current.upstream.task_id.is_none() {
             let late = Transition::record_late_task(current.id.clone(), task.to_owned(), trace_id);
-            let committed = self.commit(look, &current, late, Effects::default()).await?;
+            let committed = self
+                .commit(look, &current, late, Effects::default())
+                .await?;
             match committed.outcome {
                 Outcome::Applied(_) => {
                     Span::current().record("task_id", task);

@@ -152,7 +152,10 @@ mod tests {
             first > ms(90_000) && first < ms(125_000),
             "first poll at {first:?}"
         );
-        assert!((500..=950).contains(&hits), "{hits} of 1000 at the first poll");
+        assert!(
+            (500..=950).contains(&hits),
+            "{hits} of 1000 at the first poll"
+        );
     }
 
     #[test]

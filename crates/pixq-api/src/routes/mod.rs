@@ -27,7 +27,6 @@ use crate::auth::require_token;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-
 /// Every route of the API, with its middleware, ready to serve.
 pub(crate) fn router(state: AppState) -> Router {
     pixq_core::metrics::prometheus_handle();

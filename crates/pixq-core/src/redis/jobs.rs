@@ -100,7 +100,10 @@ impl RedisStore {
             {
                 CommitReply::Ok(version, woken) => {
                     if !woken.is_empty() || !effects.ring_now.is_empty() {
-                        self.rung.notify_one();
+                        self.wake.now();
+                    }
+                    if let Some((_, Some(at))) = &effects.settle {
+                        self.wake.at(*at);
                     }
                     return Ok(Committed {
                         outcome: Outcome::Applied(plan.job),

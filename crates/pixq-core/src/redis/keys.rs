@@ -21,6 +21,7 @@
 //! | `{p}:paused` | hash | token alias → its pause as JSON |
 //! | `{p}:polled:{task_id}` | string | set while a task may not be polled again (1.1 s) |
 //! | `{p}:dead_letters` | list | schedule entries set aside, newest first |
+//! | `{p}:rung-now` | channel | a message when a look is booked for now, to wake idle workers |
 //!
 //! Scripts get the fixed names and the prefixes of the per-id families from [`Keys::layout`]
 //! and append ids (or aliases) to them, so the layout is written down only here.
@@ -114,6 +115,11 @@ impl Keys {
         format!("{}rung", self.base)
     }
 
+    /// The pub/sub channel on which a ring for now is announced to every process.
+    pub(crate) fn rung_channel(&self) -> String {
+        format!("{}rung-now", self.base)
+    }
+
     /// The generation slots of a token alias.
     pub(crate) fn slots(&self, alias: &str) -> String {
         format!("{}slots:{alias}", self.base)
@@ -204,6 +210,7 @@ mod tests {
             keys.paused(),
             keys.polled("t"),
             keys.dead_letters(),
+            keys.rung_channel(),
         ];
         for key in all.iter().chain(keys.layout().iter()) {
             assert!(key.starts_with("p-1:"), "{key}");

@@ -36,13 +36,13 @@ mod scripts;
 mod slots;
 mod wait_line;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
+use futures::StreamExt;
 
 use self::keys::Keys;
 use self::scripts::Scripts;
@@ -52,6 +52,7 @@ use crate::queue::{DeadLetters, Lease, Schedule};
 use crate::state::Transition;
 use crate::store::{
     BackendKind, Basis, Claim, Committed, Effects, Jobs, SlotRequest, SlotTurn, Store, StoreError,
+    Wake,
 };
 
 /// redis-rs's default 500 ms response timeout has been seen to kill workers under load; a
@@ -68,7 +69,11 @@ pub struct RedisStore {
     keys: Keys,
     scripts: Arc<Scripts>,
     retention: Duration,
-    rung: Arc<Notify>,
+    wake: Arc<Wake>,
+    /// The client behind `conn`, for the subscription that hears rings from other processes;
+    /// `None` for a store made over a connection alone (then only this process's rings wake).
+    client: Option<::redis::Client>,
+    listening: Arc<OnceLock<()>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -93,7 +98,10 @@ impl RedisStore {
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(CONNECTION_TIMEOUT));
         let conn = client.get_connection_manager_with_config(config).await?;
-        Ok(Self::new(conn, prefix, retention))
+        Ok(RedisStore {
+            client: Some(client),
+            ..Self::new(conn, prefix, retention)
+        })
     }
 
     /// A store over an existing connection, sharing it: for tools and tests that hold one.
@@ -103,7 +111,9 @@ impl RedisStore {
             keys: Keys::new(prefix),
             scripts: Arc::new(Scripts::new()),
             retention,
-            rung: Arc::new(Notify::new()),
+            wake: Arc::new(Wake::default()),
+            client: None,
+            listening: Arc::new(OnceLock::new()),
         }
     }
 
@@ -255,7 +265,36 @@ impl Store for RedisStore {
     }
 
     async fn rung(&self) {
-        self.rung.notified().await;
+        if let Some(client) = &self.client {
+            self.listening.get_or_init(|| {
+                let channel = self.keys.rung_channel();
+                tokio::spawn(listen(client.clone(), channel, Arc::downgrade(&self.wake)));
+            });
+        }
+        self.wake.wait().await;
+    }
+}
+
+/// Hears the rings for now that other processes publish (the API's, above all), and wakes
+/// this process's worker; reconnects after a second when the subscription drops, and ends
+/// with the store.
+async fn listen(client: ::redis::Client, channel: String, wake: Weak<Wake>) {
+    loop {
+        if let Ok(mut pubsub) = client.get_async_pubsub().await
+            && pubsub.subscribe(&channel).await.is_ok()
+        {
+            let mut messages = pubsub.on_message();
+            while messages.next().await.is_some() {
+                match wake.upgrade() {
+                    Some(wake) => wake.now(),
+                    None => return,
+                }
+            }
+        }
+        if wake.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

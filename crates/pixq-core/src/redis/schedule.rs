@@ -20,17 +20,26 @@ impl Schedule for RedisStore {
     async fn ring_many(&self, ids: &[JobId], at: DateTime<Utc>) -> Result<(), StoreError> {
         let score = at.timestamp_millis();
         let key = self.keys.due();
+        let now = at <= Utc::now();
         let mut conn = self.conn();
         for chunk in ids.chunks(CHUNK) {
-            let mut cmd = ::redis::cmd("ZADD");
-            cmd.arg(&key).arg("LT");
+            let mut pipe = ::redis::pipe();
+            let cmd = pipe.cmd("ZADD").arg(&key).arg("LT");
             for id in chunk {
                 cmd.arg(score).arg(id.as_str());
             }
-            let _: i64 = cmd.query_async(&mut conn).await?;
+            cmd.ignore();
+            if now {
+                // Idle workers of other processes hear it at once, not at their next poll.
+                pipe.cmd("PUBLISH")
+                    .arg(self.keys.rung_channel())
+                    .arg(1)
+                    .ignore();
+            }
+            let () = pipe.query_async(&mut conn).await?;
         }
-        if at <= Utc::now() && !ids.is_empty() {
-            self.rung.notify_one();
+        if !ids.is_empty() {
+            self.wake.at(at);
         }
         Ok(())
     }
@@ -80,8 +89,8 @@ impl Schedule for RedisStore {
             .arg(next_ms.unwrap_or_default())
             .invoke_async(&mut conn)
             .await?;
-        if next.is_some_and(|at| at <= Utc::now()) {
-            self.rung.notify_one();
+        if let Some(at) = next {
+            self.wake.at(at);
         }
         Ok(settled == 1)
     }

@@ -60,7 +60,7 @@ impl SqliteStore {
         effects: Effects,
     ) -> Result<Committed, StoreError> {
         let store = self.clone();
-        let (committed, rang) = self
+        let (committed, wake) = self
             .write(move |tx| {
                 let (outcome, version) = store.apply_in(tx, &transition)?;
                 let Outcome::Applied(job) = &outcome else {
@@ -69,7 +69,7 @@ impl SqliteStore {
                         version: None,
                         woken: Vec::new(),
                     };
-                    return Ok((committed, false));
+                    return Ok((committed, None));
                 };
                 let now = now_ms();
                 for next in &effects.ring_now {
@@ -91,22 +91,25 @@ impl SqliteStore {
                         woken = wake_in(tx, &slot.alias, slot.max, now)?;
                     }
                 }
-                let mut rang = !woken.is_empty() || !effects.ring_now.is_empty();
+                let mut wake = (!woken.is_empty() || !effects.ring_now.is_empty()).then_some(now);
                 if let Some((lease, next)) = &effects.settle {
                     let next = next.map(|at| at.timestamp_millis());
                     let (_, at) = settle_in(tx, lease, next)?;
-                    rang |= at.is_some_and(|at| at <= now);
+                    wake = match (wake, at) {
+                        (Some(w), Some(a)) => Some(w.min(a)),
+                        (w, a) => w.or(a),
+                    };
                 }
                 let committed = Committed {
                     outcome,
                     version,
                     woken: woken.into_iter().map(JobId::from).collect(),
                 };
-                Ok((committed, rang))
+                Ok((committed, wake))
             })
             .await?;
-        if rang {
-            self.rang(now_ms());
+        if let Some(at) = wake {
+            self.rang(at);
         }
         Ok(committed)
     }

@@ -53,13 +53,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
 use crate::limits::{Pauses, PollGate, Slots, WaitLine};
 use crate::queue::{DeadLetters, Schedule};
 use crate::state::Transition;
 use crate::store::{
     BackendKind, Basis, Claim, Committed, Effects, Jobs, SlotRequest, SlotTurn, Store, StoreError,
+    Wake,
 };
 
 /// The database's file name under `data_dir`.
@@ -76,7 +77,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     db: Arc<Db>,
     retention: Duration,
-    rung: Arc<Notify>,
+    wake: Arc<Wake>,
 }
 
 /// A unit of work for the connection's thread. It runs in a savepoint of the batch's
@@ -135,7 +136,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             db: Arc::new(db),
             retention,
-            rung: Arc::new(Notify::new()),
+            wake: Arc::new(Wake::default()),
         })
     }
 
@@ -199,10 +200,10 @@ impl SqliteStore {
             .map_err(|_| failure("a store call stopped before it answered".into()))?
     }
 
-    /// Wakes a worker waiting in this process when a look is due now.
+    /// Wakes a worker waiting in this process when a look is due now or soon.
     fn rang(&self, at_ms: i64) {
-        if at_ms <= now_ms() {
-            self.rung.notify_one();
+        if let Some(at) = DateTime::from_timestamp_millis(at_ms) {
+            self.wake.at(at);
         }
     }
 }
@@ -413,7 +414,7 @@ impl Store for SqliteStore {
     }
 
     async fn rung(&self) {
-        self.rung.notified().await;
+        self.wake.wait().await;
     }
 }
 

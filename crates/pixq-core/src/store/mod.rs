@@ -25,6 +25,7 @@ mod error;
 mod jobs;
 mod look;
 mod open;
+mod wake;
 
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ pub use error::{BackendKind, StoreError};
 pub use jobs::{Created, Cursor, IdempotencyKey, Jobs, ListFilter, Outcome, Page};
 pub use look::{Basis, Claim, Committed, Effects, SlotEffect, SlotRequest, SlotTurn};
 pub use open::{Home, open};
+pub(crate) use wake::Wake;
 
 use crate::limits::{Pauses, PollGate, Slots, WaitLine};
 use crate::queue::{DeadLetters, Schedule};
