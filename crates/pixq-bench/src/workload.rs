@@ -233,3 +233,13 @@ impl ChainFigures {
         percentile(&self.latencies_ms, 0.99)
     }
 }
+
+/// How many of `jobs` (job objects) succeeded at or after `since`.
+pub fn finished_since(jobs: &[Value], since: DateTime<Utc>) -> usize {
+    jobs.iter()
+        .filter(|job| job["state"] == "succeeded")
+        .filter_map(|job| job["finished_at"].as_str())
+        .filter_map(|at| DateTime::parse_from_rfc3339(at).ok())
+        .filter(|at| at.with_timezone(&Utc) >= since)
+        .count()
+}

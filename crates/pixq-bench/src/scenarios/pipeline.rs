@@ -6,8 +6,8 @@
 //! Figures, per system:
 //! - steps/s: upstream steps finished per second. On Redis, as for the peer, the workers start
 //!   once every job is in, and the window runs from the end of enqueueing to the last
-//!   `finished_at`. `pixq run` works while jobs come in, so its window starts with the
-//!   enqueueing (a lower bound of its rate);
+//!   `finished_at`. `pixq run` works while jobs come in, so over the same window it counts
+//!   only the steps it finished after the last job was in;
 //! - chain p50, p99: a chain's `created_at` to its last step's `finished_at`;
 //! - enqueue/s: jobs accepted per second by `POST /v1/jobs` (`--clients` at once);
 //! - Redis CPU per 1,000 steps, commands and scripts per step, over the whole run (enqueue
@@ -171,7 +171,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
         .iter()
         .any(|(_, r)| matches!(r, Ok(r) if r.backend == "embedded"))
     {
-        table.note("pixq embedded works while jobs come in: its steps/s window starts with the enqueueing.");
+        table.note("pixq embedded works while jobs come in: its steps/s counts the steps it finished after the last job was in.");
     }
     Ok(Outcome {
         params: json!({
@@ -251,7 +251,7 @@ pub async fn run_pixq(
     let r0 = snapshot(redis.as_mut()).await?;
     let cpu0 = cpu::processes_ms(&d.all_pids());
     let sim0 = sim.stats().await?;
-    let started_at = Utc::now();
+
     let t0 = Instant::now();
     workload::post_all(d.api_url(), bodies, a.clients)
         .await
@@ -277,12 +277,14 @@ pub async fn run_pixq(
     d.stop_pixq();
 
     let f = ChainFigures::of(&jobs, a.n, a.extend)?;
-    let (from, window_start) = match backend {
-        Backend::Redis => ("enqueued", enqueued_at),
-        Backend::Embedded => ("enqueue_start", started_at),
-    };
+    // Both windows run from the end of enqueueing. `pixq run` starts working while jobs
+    // come in, so only the steps it finished after that count in its window.
+    let (from, window_start) = ("enqueued", enqueued_at);
     let run_ms = (f.last_finish - window_start).num_milliseconds().max(1) as f64;
-    let done = steps.saturating_sub(f.failed);
+    let done = match backend {
+        Backend::Redis => steps.saturating_sub(f.failed),
+        Backend::Embedded => workload::finished_since(&jobs, enqueued_at) as u64,
+    };
     let upstream = sim0.until(&sim2);
     Ok(PipelineRow {
         system: match backend {

@@ -155,6 +155,9 @@ end
 -- by the server's clock `now`: only the one that will probe while the token is paused and
 -- its probe is due, none before that. Returns the jobs rung.
 local function wake(alias, max, now, at)
+  if redis.call('ZCARD', L.waiting .. alias) == 0 then
+    return {}
+  end
   local held = redis.call('ZCOUNT', L.slots .. alias, '(' .. now, '+inf')
   local free = max - held
   if free <= 0 then

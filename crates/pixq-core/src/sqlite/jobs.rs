@@ -18,9 +18,8 @@ use crate::job::{Job, JobId, NewJob};
 use crate::state::Transition;
 use crate::store::{Created, Cursor, IdempotencyKey, Jobs, ListFilter, Outcome, Page, StoreError};
 
-/// How many expired jobs a listing sweeps before it reads; a transition sweeps a few too.
+/// How many expired jobs a listing sweeps before it reads (the janitor sweeps the rest).
 const PRUNE_PER_LIST: usize = 256;
-const PRUNE_PER_APPLY: usize = 16;
 
 /// The columns every read of a record takes.
 const RECORD: &str =
@@ -75,7 +74,6 @@ impl SqliteStore {
                 }
             }
         }
-        prune(tx, PRUNE_PER_APPLY, now)?;
         Ok((Outcome::Applied(plan.job), Some(version.saturating_add(1))))
     }
 

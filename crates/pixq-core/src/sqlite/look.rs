@@ -146,6 +146,9 @@ fn held_in(conn: &Connection, alias: &str, now: i64) -> Result<i64, StoreError> 
 /// Rings now the first jobs of `alias`'s line, as many as slots are free of `max`: only the
 /// one that will probe while the token is paused and its probe is due, none before that.
 fn wake_in(conn: &Connection, alias: &str, max: u32, now: i64) -> Result<Vec<String>, StoreError> {
+    if first_in(conn, alias, 1)?.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut free = i64::from(max) - held_in(conn, alias, now)?;
     if free <= 0 {
         return Ok(Vec::new());
@@ -187,41 +190,39 @@ fn take_slot_in(conn: &Connection, r: &SlotRequest) -> Result<SlotTurn, StoreErr
         )?;
         probe = Some(pause);
     }
-    conn.exec(
-        "DELETE FROM slots WHERE alias = ?1 AND expires_ms <= ?2",
-        params![alias, now],
-    )?;
-    let held: i64 = conn.row(
-        "SELECT COUNT(*) FROM slots WHERE alias = ?1",
-        [alias],
-        |row| row.get(0),
-    )?;
+    let held = held_in(conn, alias, now)?;
     let mine = optional(conn.row(
-        "SELECT 1 FROM slots WHERE alias = ?1 AND job_id = ?2",
-        params![alias, job],
+        "SELECT 1 FROM slots WHERE alias = ?1 AND job_id = ?2 AND expires_ms > ?3",
+        params![alias, job, now],
         |_| Ok(()),
     ))?
     .is_some();
     let free = i64::from(r.max) - held;
-    let in_turn = mine || probe.is_some() || {
+    let line_empty = first_in(conn, alias, 1)?.is_empty();
+    let in_turn = mine || probe.is_some() || line_empty || {
         let turn = free.max(1);
         let ahead = first_in(conn, alias, turn)?;
         i64::try_from(ahead.len()).unwrap_or(i64::MAX) < turn || ahead.iter().any(|j| j == job)
     };
     if mine || (in_turn && free > 0) {
-        conn.exec(
+        let new_alias = conn.exec(
             "INSERT INTO slots (alias, job_id, expires_ms) VALUES (?1, ?2, ?3)
              ON CONFLICT (alias, job_id) DO UPDATE SET expires_ms = excluded.expires_ms",
             params![alias, job, now.saturating_add(millis(r.ttl))],
-        )?;
-        conn.exec(
-            "INSERT OR IGNORE INTO slot_aliases (alias) VALUES (?1)",
-            [alias],
-        )?;
-        conn.exec(
-            "DELETE FROM wait_line WHERE alias = ?1 AND job_id = ?2",
-            params![alias, job],
-        )?;
+        )? > 0
+            && held == 0;
+        if new_alias {
+            conn.exec(
+                "INSERT OR IGNORE INTO slot_aliases (alias) VALUES (?1)",
+                [alias],
+            )?;
+        }
+        if !line_empty {
+            conn.exec(
+                "DELETE FROM wait_line WHERE alias = ?1 AND job_id = ?2",
+                params![alias, job],
+            )?;
+        }
         let held = if mine { held } else { held + 1 };
         return Ok(SlotTurn::Taken {
             held: u32::try_from(held).unwrap_or(u32::MAX),
@@ -236,6 +237,12 @@ fn take_slot_in(conn: &Connection, r: &SlotRequest) -> Result<SlotTurn, StoreErr
         )?;
     }
     park_in(conn, alias, job)?;
+    // Every slot is taken: the leases that ran out go, and the earliest live one says when
+    // the next frees itself at the latest.
+    conn.exec(
+        "DELETE FROM slots WHERE alias = ?1 AND expires_ms <= ?2",
+        params![alias, now],
+    )?;
     let earliest: Option<i64> = conn.row(
         "SELECT MIN(expires_ms) FROM slots WHERE alias = ?1",
         [alias],

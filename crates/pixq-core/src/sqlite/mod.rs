@@ -78,12 +78,18 @@ pub struct SqliteStore {
     db: Arc<Db>,
     retention: Duration,
     wake: Arc<Wake>,
+    gates: Arc<poll_gate::Gates>,
 }
 
-/// A unit of work for the connection's thread. It runs in a savepoint of the batch's
-/// transaction and says whether to keep its writes, and what to answer once the batch is
-/// committed (or failed to commit).
-type Unit = Box<dyn FnOnce(&Connection) -> Done + Send>;
+/// A unit of work for the connection's thread. It runs in the batch's transaction (in a
+/// savepoint of its own when it writes) and says whether to keep its writes, and what to
+/// answer once the batch is committed (or failed to commit).
+struct Unit {
+    /// Whether it may write.
+    writes: bool,
+    /// The work.
+    work: Box<dyn FnOnce(&Connection) -> Done + Send>,
+}
 
 /// What a unit left behind.
 struct Done {
@@ -137,6 +143,7 @@ impl SqliteStore {
             db: Arc::new(db),
             retention,
             wake: Arc::new(Wake::default()),
+            gates: Arc::default(),
         })
     }
 
@@ -180,7 +187,7 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        let unit: Unit = Box::new(move |conn| {
+        let work = Box::new(move |conn: &Connection| {
             let out = work(conn);
             let keep = !writes || out.is_ok();
             let reply: Reply = Box::new(move |committed| {
@@ -192,6 +199,7 @@ impl SqliteStore {
             });
             Done { keep, reply }
         });
+        let unit = Unit { writes, work };
         self.db
             .work
             .send(unit)
@@ -293,20 +301,27 @@ fn run_batch(conn: &Connection, batch: Vec<Unit>) -> Vec<Reply> {
         return replies;
     }
     for unit in batch {
-        let savepoint = conn.exec("SAVEPOINT unit", []);
-        match std::panic::catch_unwind(AssertUnwindSafe(|| unit(conn))) {
+        // A unit that writes runs in a savepoint, so its error undoes only its own writes.
+        let savepoint = if unit.writes {
+            Some(conn.exec("SAVEPOINT unit", []))
+        } else {
+            None
+        };
+        match std::panic::catch_unwind(AssertUnwindSafe(|| (unit.work)(conn))) {
             Ok(done) => {
-                if !done.keep && savepoint.is_ok() {
+                if !done.keep && matches!(savepoint, Some(Ok(_))) {
                     let _ = conn.exec("ROLLBACK TO unit", []);
                 }
                 replies.push(done.reply);
             }
             Err(_) => {
                 tracing::error!("a store call panicked; its writes were rolled back");
-                let _ = conn.exec("ROLLBACK TO unit", []);
+                if matches!(savepoint, Some(Ok(_))) {
+                    let _ = conn.exec("ROLLBACK TO unit", []);
+                }
             }
         }
-        if savepoint.is_ok() {
+        if matches!(savepoint, Some(Ok(_))) {
             let _ = conn.exec("RELEASE unit", []);
         }
     }

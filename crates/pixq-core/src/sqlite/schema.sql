@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS slots (
   expires_ms INTEGER NOT NULL,
   PRIMARY KEY (alias, job_id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS slots_by_expiry ON slots (alias, expires_ms);
 CREATE TABLE IF NOT EXISTS slot_aliases (alias TEXT PRIMARY KEY) WITHOUT ROWID;
 
 -- Jobs waiting for a slot, by arrival.
@@ -76,12 +77,6 @@ CREATE TABLE IF NOT EXISTS pauses (
   alias    TEXT PRIMARY KEY,
   reason   TEXT NOT NULL,
   since_ms INTEGER NOT NULL,
-  until_ms INTEGER NOT NULL
-) WITHOUT ROWID;
-
--- When each upstream task may be polled again.
-CREATE TABLE IF NOT EXISTS poll_gate (
-  task_id  TEXT PRIMARY KEY,
   until_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 
