@@ -12,7 +12,8 @@
 //!   poll for most videos, and little time lost waiting after a video is ready.
 //! - **Callback mode.** The callback rings the job when its task ends, so a scheduled poll is
 //!   only the safety net for a callback that was lost: it goes after half again the 95th
-//!   percentile, plus a poll interval.
+//!   percentile, plus a poll interval (twice `poll.first_after` plus an interval until there
+//!   is something to learn from).
 //!
 //! Each worker process learns on its own, from its last [`WINDOW`] tasks.
 
@@ -66,7 +67,9 @@ impl PollTiming {
         let learned = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let wait = if learned.seen.len() < WINDOW / 10 {
             if self.callbacks {
-                self.start.saturating_add(self.interval)
+                // Nothing learned yet: twice the configured start, so the callbacks of the
+                // first tasks come before their safety-net polls.
+                self.start.saturating_mul(2).saturating_add(self.interval)
             } else {
                 self.start
             }
