@@ -13,6 +13,7 @@ use crate::{
     fault::Fault,
     ledger::LedgerEntry,
     lifecycle::{self, Plan},
+    media::MediaUrls,
     state::Sim,
     task::{self, Task, epoch_now},
     token::Identity,
@@ -99,7 +100,14 @@ pub(crate) fn admit(sim: &Sim, submit: Submit) -> Result<Admitted, Refusal> {
             None => state.dice.seed(),
         };
         let video_id = state.next_id();
-        let item = task::video_item(params, video_id, seed, state.assets.name(params.asset_id));
+        let media = MediaUrls::new(sim.public_base(), &task_id);
+        let item = task::video_item(
+            params,
+            video_id,
+            seed,
+            state.assets.name(params.asset_id),
+            media,
+        );
         (task::success(&task_id, &trace_id, item), Some(video_id))
     };
 

@@ -56,6 +56,12 @@ pub struct SimArgs {
     /// A fixed random seed, for reproducible fault draws and durations.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+
+    /// The URL clients reach the simulator at, when it is not the listen address (behind a proxy
+    /// or a published port): results' video_url, first_frame and last_frame are built on it.
+    /// Default: http:// and the listen address (127.0.0.1 for 0.0.0.0).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 impl SimArgs {
@@ -115,6 +121,11 @@ impl SimArgs {
                 flag: "--used-up-token",
             });
         }
+        let public_url = self
+            .public_url
+            .as_deref()
+            .map(parse_public_url)
+            .transpose()?;
         Ok(SimConfig {
             latency,
             tokens: self.tokens,
@@ -124,9 +135,29 @@ impl SimArgs {
             callbacks,
             seed: self.seed,
             answer_delay,
+            public_url,
             ..SimConfig::default()
         })
     }
+}
+
+/// An absolute http(s) URL with a host and no query or fragment.
+fn parse_public_url(value: &str) -> Result<url::Url, ConfigError> {
+    let refuse = |reason: &str| ConfigError::PublicUrl {
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = url::Url::parse(value.trim()).map_err(|err| refuse(&err.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(refuse("expected an http:// or https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(refuse("the URL has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(refuse("the URL must have no query or fragment"));
+    }
+    Ok(url)
 }
 
 #[cfg(test)]
@@ -185,6 +216,8 @@ mod tests {
             "late",
             "--seed",
             "9",
+            "--public-url",
+            "http://sim.example:8080/base/",
         ])
         .into_config()
         .unwrap();
@@ -196,6 +229,10 @@ mod tests {
         assert_eq!(config.faults.get(Fault::BareError), 1.0);
         assert_eq!(config.callbacks, CallbackMode::Late);
         assert_eq!(config.seed, Some(9));
+        assert_eq!(
+            config.public_url.as_ref().map(url::Url::as_str),
+            Some("http://sim.example:8080/base/")
+        );
     }
 
     #[test]
@@ -207,5 +244,16 @@ mod tests {
         assert!(error(&["--callbacks", "twice"]).starts_with("--callbacks"));
         assert!(error(&["--max-in-flight", "0"]).contains("--max-in-flight"));
         assert!(error(&["--token", ""]).contains("--token"));
+        for url in [
+            "sim.example:80",
+            "ftp://sim.example",
+            "http://h/?a=1",
+            "nope",
+        ] {
+            assert!(
+                error(&["--public-url", url]).starts_with("--public-url"),
+                "{url}"
+            );
+        }
     }
 }

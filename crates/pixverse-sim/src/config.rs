@@ -1,7 +1,9 @@
 //! The simulator's validated settings: what `SimArgs::into_config` produces and what tests build
 //! directly with `SimConfig::default()` and the `with_*` setters.
 
-use std::{fmt, str::FromStr, time::Duration};
+use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
+
+use url::Url;
 
 use crate::fault::{Fault, FaultRates};
 
@@ -57,6 +59,9 @@ pub struct SimConfig {
     /// The real gateway answers in a fraction of a second; a longer delay lets a test kill a
     /// client while its submits are in the air, with their tasks already made.
     pub answer_delay: Duration,
+    /// The URL clients reach the simulator at, on which results' `video_url`, `first_frame` and
+    /// `last_frame` are built. `None`: the address it listens on (loopback for `0.0.0.0`/`::`).
+    pub public_url: Option<Url>,
 }
 
 impl Default for SimConfig {
@@ -75,11 +80,40 @@ impl Default for SimConfig {
             callback_timeout: DEFAULT_CALLBACK_TIMEOUT,
             late_callback_delay: DEFAULT_LATE_CALLBACK_DELAY,
             answer_delay: Duration::ZERO,
+            public_url: None,
         }
     }
 }
 
 impl SimConfig {
+    /// Sets the URL the simulator is reached at, for when it runs behind another address (a
+    /// proxy, a container's published port): media URLs in results are built on it. A path is
+    /// kept (`https://host/sim` gives `https://host/sim/_sim/media/…`).
+    #[must_use]
+    pub fn with_public_url(mut self, url: Url) -> Self {
+        self.public_url = Some(url);
+        self
+    }
+
+    /// The base of the media URLs when listening on `addr`, without a trailing slash: the
+    /// public URL if set, else `http://` and the address, with an unspecified IP (`0.0.0.0`,
+    /// `::`) replaced by loopback.
+    pub fn public_base(&self, addr: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => {
+                let mut addr = addr;
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(match addr {
+                        SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                        SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                    });
+                }
+                format!("http://{addr}")
+            }
+        }
+    }
+
     /// Sets how long an async or callback submit takes to answer once its task exists.
     #[must_use]
     pub fn with_answer_delay(mut self, delay: Duration) -> Self {
@@ -330,6 +364,14 @@ pub enum ConfigError {
         /// Why it was refused.
         reason: String,
     },
+    /// `--public-url` is not an absolute http(s) URL without query or fragment.
+    #[error("--public-url {value}: {reason}")]
+    PublicUrl {
+        /// The value given.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// `--max-in-flight` is 0, which would refuse every submit.
     #[error("--max-in-flight must be at least 1")]
     MaxInFlight,
@@ -366,6 +408,23 @@ mod tests {
     fn latency_displays_in_the_form_it_parses() {
         let range: Latency = "200ms..300ms".parse().unwrap();
         assert_eq!(range.to_string().parse::<Latency>().unwrap(), range);
+    }
+
+    #[test]
+    fn public_base_defaults_to_the_reachable_listen_address() {
+        let config = SimConfig::default();
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            config.public_base(addr("127.0.0.1:18080")),
+            "http://127.0.0.1:18080"
+        );
+        assert_eq!(
+            config.public_base(addr("0.0.0.0:18080")),
+            "http://127.0.0.1:18080"
+        );
+        assert_eq!(config.public_base(addr("[::]:9")), "http://[::1]:9");
+        let behind = config.with_public_url("https://sim.example/".parse().unwrap());
+        assert_eq!(behind.public_base(addr("0.0.0.0:1")), "https://sim.example");
     }
 
     #[test]

@@ -31,6 +31,26 @@
 //! - `POST /pixverse/videos`, `/pixverse/tasks`, `/pixverse/character`: the upstream API.
 //! - `GET /_sim/ledger`, `GET /_sim/stats`, `POST /_sim/faults`, `POST /_sim/tokens`,
 //!   `POST /_sim/latency`, `GET /_sim/healthz`: admin, no token needed.
+//! - `GET /_sim/media/{task_id}.mp4` and `GET /_sim/media/{task_id}.svg[?frame=last]`: the media
+//!   of a task that succeeded, no token needed (404 for any other task). See below.
+//!
+//! # Media
+//!
+//! A successful result's `video_url`, `first_frame` and `last_frame` point at the simulator
+//! itself, so a demo or a dashboard shows real pictures without a network:
+//!
+//! - `{public}/_sim/media/{task_id}.mp4`: the same tiny playable MP4 for every task (1 s, 160x90,
+//!   H.264, 3.7 KB, kept in `media/sample.mp4`), `video/mp4`, with `Accept-Ranges: bytes`; a
+//!   single `Range` gets 206 with `Content-Range` (what `<video>` asks for), one past the end
+//!   416, several ranges the whole body.
+//! - `{public}/_sim/media/{task_id}.svg` (and `?frame=last` for `last_frame`): an `image/svg+xml`
+//!   poster of the video's pixel size showing the prompt, XML-escaped and wrapped, with the
+//!   model, quality and duration, on a gradient whose colors come from the task id.
+//!
+//! `{public}` is [`SimConfig::with_public_url`] (`--public-url`), for a simulator reached through
+//! another address, and otherwise `http://` and the listen address, with `0.0.0.0` or `::` read
+//! as loopback ([`SimHandle::public_url`]). The upstream's own URLs are on `media.pixverse.ai`
+//! and its frames are empty; the simulator departs from that on purpose.
 //!
 //! # Timing
 //!
@@ -67,6 +87,7 @@ mod fault;
 mod ledger;
 mod lifecycle;
 mod listener;
+mod media;
 mod routes;
 mod state;
 mod stats;
@@ -107,7 +128,8 @@ pub async fn serve(
     config: SimConfig,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    let sim = Sim::new(config, shutdown.clone())?;
+    let public_base = config.public_base(listener.local_addr()?);
+    let sim = Sim::new(config, public_base, shutdown.clone())?;
     run(listener, sim, shutdown).await
 }
 
@@ -150,7 +172,13 @@ pub async fn run_with_args(args: SimArgs, shutdown: CancellationToken) -> Result
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| RunError::Bind { addr, source })?;
-    tracing::info!(%addr, latency = %config.latency, "pixverse simulator listening");
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!(
+        %addr,
+        public_url = %config.public_base(bound),
+        latency = %config.latency,
+        "pixverse simulator listening"
+    );
     serve(listener, config, shutdown)
         .await
         .map_err(RunError::Serve)
@@ -166,11 +194,13 @@ pub async fn spawn(config: SimConfig) -> io::Result<SimHandle> {
     let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
-    let sim = Sim::new(config, shutdown.clone())?;
+    let public_url = config.public_base(addr);
+    let sim = Sim::new(config, public_url.clone(), shutdown.clone())?;
     let task = tokio::spawn(run(listener, sim, shutdown.clone()));
-    tracing::debug!(%addr, "simulator spawned");
+    tracing::debug!(%addr, %public_url, "simulator spawned");
     Ok(SimHandle {
         addr,
+        public_url,
         shutdown,
         task: Some(task),
     })
@@ -181,6 +211,7 @@ pub async fn spawn(config: SimConfig) -> io::Result<SimHandle> {
 #[derive(Debug)]
 pub struct SimHandle {
     addr: SocketAddr,
+    public_url: String,
     shutdown: CancellationToken,
     task: Option<JoinHandle<io::Result<()>>>,
 }
@@ -194,6 +225,12 @@ impl SimHandle {
     /// The base URL to give a client, e.g. `http://127.0.0.1:41234` (no trailing slash).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The URL results' `video_url`, `first_frame` and `last_frame` start with (no trailing
+    /// slash): [`SimConfig::with_public_url`] if set, else [`SimHandle::base_url`].
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     /// Stops the simulator and waits until it has stopped.

@@ -28,6 +28,8 @@ pub(crate) struct Sim(Arc<Shared>);
 #[derive(Debug)]
 struct Shared {
     config: SimConfig,
+    /// The public base URL, without a trailing slash, that media URLs are built on.
+    public_base: String,
     state: Mutex<State>,
     http: reqwest::Client,
     shutdown: CancellationToken,
@@ -90,12 +92,17 @@ impl Assets {
 }
 
 impl Sim {
-    /// Builds the state from the settings.
+    /// Builds the state from the settings; `public_base` is where clients reach it (see
+    /// [`SimConfig::public_base`]).
     ///
     /// # Errors
     ///
     /// When the HTTP client for callbacks cannot be built (e.g. no TLS backend).
-    pub(crate) fn new(config: SimConfig, shutdown: CancellationToken) -> io::Result<Self> {
+    pub(crate) fn new(
+        config: SimConfig,
+        public_base: String,
+        shutdown: CancellationToken,
+    ) -> io::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(config.callback_timeout)
             .user_agent(concat!("pixverse-sim/", env!("CARGO_PKG_VERSION")))
@@ -122,6 +129,7 @@ impl Sim {
         };
         Ok(Self(Arc::new(Shared {
             config,
+            public_base,
             state: Mutex::new(state),
             http,
             shutdown,
@@ -131,6 +139,11 @@ impl Sim {
     /// The settings the simulator started with.
     pub(crate) fn config(&self) -> &SimConfig {
         &self.0.config
+    }
+
+    /// The public base URL, without a trailing slash: results' media URLs start with it.
+    pub(crate) fn public_base(&self) -> &str {
+        &self.0.public_base
     }
 
     /// The client that POSTs callbacks.

@@ -113,6 +113,11 @@ impl TaskStore {
             .map(|_| seq)
     }
 
+    /// A visible task by id, without counting a poll: the media endpoints read it.
+    pub(crate) fn find(&self, id: &str) -> Option<&Task> {
+        self.visible(id).and_then(|seq| self.tasks.get(&seq))
+    }
+
     /// A task's record as a poll sees it, after the per-task poll check; `Ok(None)` when unknown.
     /// Expired tasks are evicted first.
     ///

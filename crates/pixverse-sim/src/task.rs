@@ -8,6 +8,7 @@ use serde_json::{Value, json, value::RawValue};
 use uuid::Uuid;
 
 use crate::{
+    media::MediaUrls,
     token::Identity,
     validate::{Action, VideoParams},
 };
@@ -113,35 +114,33 @@ pub(crate) fn object_id() -> String {
 }
 
 /// The one item of a success body's `data`, every default filled in (fixture
-/// `video-result.json`). There is deliberately no `state` key.
+/// `video-result.json`). There is deliberately no `state` key. Its media URLs point at the
+/// simulator itself, which serves them (where the upstream leaves the frames empty).
 pub(crate) fn video_item(
     params: &VideoParams,
     video_id: i64,
     seed: u32,
     asset_name: &str,
+    media: MediaUrls,
 ) -> Value {
     let (width, height) = dimensions(params.quality, params.aspect_ratio);
-    let video_url = format!(
-        "https://media.pixverse.ai/pixverse%2Fmp4%2Fmedia%2Fweb%2F{}_seed{seed}.mp4",
-        Uuid::new_v4()
-    );
     json!({
         "id": video_id,
-        "first_frame": "",
+        "first_frame": media.first_frame,
         "video_width": width,
         "video_height": height,
         "prompt": params.prompt,
         "model": params.model,
         "quality": params.quality,
         "motion": params.motion,
-        "video_url": video_url,
+        "video_url": media.video,
         "template_id": params.template_id,
         "template_name": params.template_name,
         "style": params.style,
         "aspect_ratio": params.aspect_ratio,
         "duration": params.duration,
         "extended": u8::from(params.action == Action::Extend),
-        "last_frame": "",
+        "last_frame": media.last_frame,
         "seed": seed,
         "asset_id": params.asset_id,
         "asset_name": asset_name,

@@ -41,7 +41,9 @@ async fn async_generation_runs_then_succeeds_and_can_be_extended_listed_and_dele
     let done = wait_until_done(&s.client, &first).await;
     let video = succeeded(&done);
     assert!(video.video_id.get() > 0, "{video:?}");
-    assert!(video.video_url.starts_with("https://"), "{video:?}");
+    // The simulator serves its own media.
+    let media = format!("{}/_sim/media/", s.sim.base_url());
+    assert!(video.video_url.starts_with(&media), "{video:?}");
     assert!(video.video_url.ends_with(".mp4"), "{video:?}");
     assert_eq!(video.task_id.as_deref(), Some(first.as_str()));
     assert!(!video.extended);
@@ -100,7 +102,8 @@ async fn callback_delivers_a_result_body_that_parses_to_the_same_task() {
         panic!("expected a video in {result:?}");
     };
     assert_eq!(video.task_id.as_deref(), Some(task_id.as_str()));
-    assert!(video.video_url.starts_with("https://") && video.video_id.get() > 0);
+    let media = format!("{}/_sim/media/", s.sim.base_url());
+    assert!(video.video_url.starts_with(&media) && video.video_id.get() > 0);
     // The callback and the task record tell the same story.
     let record = wait_until_done(&s.client, &task_id).await;
     assert_eq!(succeeded(&record).video_id, video.video_id);
@@ -150,7 +153,11 @@ async fn sync_submit_waits_and_returns_the_finished_video() {
     };
     let task_id = submission.task_id().expect("a task id").to_owned();
     assert_eq!(video.task_id.as_deref(), Some(task_id.as_str()));
-    assert!(video.video_url.starts_with("https://"));
+    assert!(
+        video
+            .video_url
+            .starts_with(&format!("{}/_sim/media/", s.sim.base_url()))
+    );
     let record = s.client.retrieve(&task_id).await.unwrap();
     assert_eq!(succeeded(&record).video_id, video.video_id);
 }

@@ -1,9 +1,10 @@
 //! The HTTP surface: the three upstream endpoints, the gateway's `no_api` for anything else,
-//! and the admin endpoints under `/_sim`. Every upstream request is counted and logged once,
+//! and the admin and media endpoints under `/_sim`. Every upstream request is counted and logged once,
 //! here.
 
 mod admin;
 mod character;
+mod media;
 mod tasks;
 mod videos;
 
@@ -41,6 +42,7 @@ pub(crate) fn router(sim: Sim) -> Router {
         .fallback(no_api)
         .layer(middleware::from_fn_with_state(sim.clone(), observe))
         .merge(admin::router())
+        .merge(media::router())
         .with_state(sim)
 }
 
