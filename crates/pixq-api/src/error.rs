@@ -22,6 +22,26 @@ pub struct ApiError {
     code: Cow<'static, str>,
     message: String,
     field: Option<String>,
+    entries: Vec<EntryError>,
+}
+
+/// One bad entry of a batch: where it is (its index in a JSON array, or its line in a text or
+/// NDJSON body, from 1) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntryError {
+    /// The entry's index in `jobs` or `prompts`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// The entry's line in a text or NDJSON body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// The field to blame within the entry, if one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// A machine-readable code, as for one job.
+    pub code: String,
+    /// What is wrong, and what to do.
+    pub message: String,
 }
 
 #[derive(Serialize)]
@@ -35,6 +55,8 @@ struct Body<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    entries: &'a [EntryError],
 }
 
 impl ApiError {
@@ -49,7 +71,14 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             field: None,
+            entries: Vec::new(),
         }
+    }
+
+    /// Lists a batch's bad entries beside the error.
+    pub fn with_entries(mut self, entries: Vec<EntryError>) -> Self {
+        self.entries = entries;
+        self
     }
 
     /// Names the field (a JSON path, query parameter or header) to blame.
@@ -87,7 +116,10 @@ impl ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("the body is larger than {limit} bytes (api.max_body): send less"),
+            format!(
+                "the body is larger than {limit} bytes (api.max_body for a job, 16 MiB for a \
+                 batch): send less, or split a batch"
+            ),
         )
     }
 
@@ -142,6 +174,11 @@ impl ApiError {
     pub fn field(&self) -> Option<&str> {
         self.field.as_deref()
     }
+
+    /// What went wrong, for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -151,6 +188,7 @@ impl IntoResponse for ApiError {
                 code: &self.code,
                 message: &self.message,
                 field: self.field.as_deref(),
+                entries: &self.entries,
             },
         };
         let mut response = (self.status, Json(envelope)).into_response();
@@ -176,6 +214,7 @@ impl From<SpecError> for ApiError {
             code: Cow::Borrowed(e.code.as_str()),
             message: e.message,
             field: e.field,
+            entries: Vec::new(),
         }
     }
 }
@@ -197,6 +236,32 @@ impl From<StoreError> for ApiError {
                 ),
             )
             .with_field("Idempotency-Key"),
+            StoreError::BatchKeyTaken {
+                key,
+                batch,
+                in_progress,
+            } => {
+                let (code, what) = if in_progress {
+                    (
+                        "idempotency_in_progress",
+                        "is still being written: wait, then resend the same body",
+                    )
+                } else {
+                    (
+                        "idempotency_conflict",
+                        "was made from another body: resend the same body, or use a new key",
+                    )
+                };
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    code,
+                    format!("Idempotency-Key {key:?} names batch {batch}, which {what}"),
+                )
+                .with_field("Idempotency-Key")
+            }
+            StoreError::UnknownBatch(batch) => {
+                ApiError::not_found(format!("batch {batch} does not exist"))
+            }
             StoreError::InvalidCursor(_) => ApiError::bad_input(
                 SpecErrorCode::InvalidValue,
                 "cursor",

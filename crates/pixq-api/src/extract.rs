@@ -37,7 +37,20 @@ impl FromRequest<AppState> for JsonBody {
 ///
 /// 413 over the limit; 400 when the body could not be read (the client went away mid-way).
 pub async fn read_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    let limit = state.config().max_body;
+    read_body_up_to(request, state, state.config().max_body).await
+}
+
+/// Reads a body of at most `limit` bytes: 413 when the declared length or the bytes read
+/// exceed it. The route must allow that much with its own `DefaultBodyLimit`.
+///
+/// # Errors
+///
+/// As [`read_body`].
+pub async fn read_body_up_to(
+    request: Request,
+    state: &AppState,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     if declared_length(request.headers()).is_some_and(|len| len > limit) {
         return Err(ApiError::too_large(limit));
     }

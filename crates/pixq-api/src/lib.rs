@@ -2,7 +2,9 @@
 //!
 //! The API validates a job at the door ([`pixq_core::spec::JobSpec`]), writes it to the store
 //! (the truth about every job) and rings the store's schedule (the workers' doorbell). It
-//! never talks to the upstream: workers do. It works on any store behind the seam
+//! never talks to the upstream: workers do (the one exception, `POST /v1/characters`, makes a
+//! character with the client of [`AppState::with_upstream`]). It works on any store behind
+//! the seam
 //! ([`pixq_core::store::Store`]): Redis for `pixq api`, SQLite or Redis in `pixq run`. Its
 //! main types:
 //!
@@ -36,6 +38,10 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod auth;
+mod batch_body;
+mod batch_view;
+mod chains;
+mod characters;
 mod config;
 mod error;
 mod extract;
@@ -46,8 +52,10 @@ mod view;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use batch_view::{BatchView, ResultError, ResultLine};
 pub use config::{ApiConfig, DEFAULT_MAX_BODY};
 pub use error::ApiError;
+pub use error::EntryError;
 pub use state::AppState;
 pub use view::{JobView, UpstreamView};
 

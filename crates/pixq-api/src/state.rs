@@ -13,10 +13,13 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     store: SharedStore,
     config: ApiConfig,
     metrics: PrometheusHandle,
+    /// The upstream client for the one route that calls the upstream itself.
+    upstream: Option<pixverse::Client>,
 }
 
 impl AppState {
@@ -30,6 +33,7 @@ impl AppState {
                 store,
                 config,
                 metrics,
+                upstream: None,
             }),
         }
     }
@@ -49,6 +53,21 @@ impl AppState {
     pub fn metrics(&self) -> &PrometheusHandle {
         &self.inner.metrics
     }
+
+    /// The same state with an upstream client: `POST /v1/characters` makes characters with
+    /// it (a synchronous upstream call). Without one, that route answers 503.
+    pub fn with_upstream(self, client: pixverse::Client) -> Self {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.upstream = Some(client);
+        AppState {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The upstream client, when one was given.
+    pub fn upstream(&self) -> Option<&pixverse::Client> {
+        self.inner.upstream.as_ref()
+    }
 }
 
 /// Shows the configuration (tokens masked) and which store, nothing of the connections.
@@ -57,6 +76,7 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("store", &self.inner.store.kind())
             .field("config", &self.inner.config)
+            .field("upstream", &self.inner.upstream.is_some())
             .finish_non_exhaustive()
     }
 }

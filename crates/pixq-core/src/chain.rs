@@ -55,7 +55,8 @@ pub fn new_job(spec: &JobSpec) -> NewJob {
         crate::spec::Action::Generate => Action::Generate,
         crate::spec::Action::Extend { .. } => Action::Extend,
     };
-    let mut job = NewJob::new(action, spec.to_value());
+    let steps = u32::try_from(spec.steps()).unwrap_or(u32::MAX);
+    let mut job = NewJob::new(action, spec.to_value()).with_chain_len(steps);
     if let Some(url) = spec.webhook_url() {
         job = job.with_webhook(url.as_str());
     }

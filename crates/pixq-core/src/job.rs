@@ -242,6 +242,10 @@ pub struct Job {
     pub root_id: JobId,
     /// The position in the chain: 0 is the first generation.
     pub step: u32,
+    /// How many steps the chain has in all (1 without extends): whether this step is the
+    /// last one, so a batch can count whole chains.
+    #[serde(default = "one_step")]
+    pub chain_len: u32,
     /// The ids of the steps created from this one (at most one in a linear chain).
     #[serde(default)]
     pub children: Vec<JobId>,
@@ -289,6 +293,11 @@ pub struct Job {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// A chain without extends.
+fn one_step() -> u32 {
+    1
+}
+
 impl Job {
     /// Whether the job has ended (succeeded, failed or cancelled).
     pub fn is_terminal(&self) -> bool {
@@ -307,6 +316,8 @@ pub struct NewJob {
     pub action: Action,
     /// The request as given by the user, its extend steps included.
     pub params: Value,
+    /// How many steps the chain has in all.
+    pub chain_len: u32,
     /// Free JSON from the user.
     pub metadata: Value,
     /// Where to POST the job object when it ends.
@@ -321,9 +332,16 @@ impl NewJob {
             batch_id: None,
             action,
             params,
+            chain_len: 1,
             metadata: Value::Null,
             webhook_url: None,
         }
+    }
+
+    /// Sets how many steps the chain has in all.
+    pub fn with_chain_len(mut self, steps: u32) -> Self {
+        self.chain_len = steps.max(1);
+        self
     }
 
     /// Puts the job in a batch.
@@ -352,6 +370,7 @@ impl NewJob {
             batch_id: self.batch_id,
             parent_id: None,
             step: 0,
+            chain_len: self.chain_len,
             children: Vec::new(),
             action: self.action,
             params: self.params,
@@ -394,6 +413,7 @@ impl NextStep {
             parent_id: Some(parent.id.clone()),
             root_id: parent.root_id.clone(),
             step,
+            chain_len: parent.chain_len,
             children: Vec::new(),
             action: self.action,
             params: self.params,

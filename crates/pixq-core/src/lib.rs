@@ -1,8 +1,10 @@
 //! pixq's domain, independent of HTTP and of queues.
 //!
 //! - [`spec`]: what a user asks for (a generation and its extend chain), validated at the door.
+//! - [`batch`]: batches of chains, counted as their jobs move, read back in order.
 //! - [`callback`]: the upstream's callback URL and the API's route for it, in one place.
 //! - [`chain`]: how a stored job becomes an upstream request, and a finished step the next.
+//! - [`character`]: characters made upstream from images, under a unique name, paid once.
 //! - [`job`] and [`state`]: the job record and its state machine; every transition is a named
 //!   constructor that carries the state it expects.
 //! - [`outage`]: one log line per outage of the store, not one per failed call.
@@ -19,8 +21,10 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod batch;
 pub mod callback;
 pub mod chain;
+pub mod character;
 pub mod job;
 pub mod limits;
 pub mod metrics;

@@ -1,4 +1,5 @@
-//! [`Janitor`]: sweeps finished jobs whose retention has passed out of the store.
+//! [`Janitor`]: sweeps finished jobs whose retention has passed out of the store, and
+//! batches whose writer died before accepting them.
 //!
 //! Listings and transitions already sweep a few expired jobs each, so the indexes stay
 //! bounded while pixq is busy; the janitor catches up when it is quiet, a bounded number per
@@ -6,8 +7,8 @@
 
 use std::time::Duration;
 
-use pixq_core::outage;
 use pixq_core::store::SharedStore;
+use pixq_core::{batch, outage};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
@@ -41,8 +42,19 @@ impl Janitor {
         info!(service = "janitor", "stopped");
     }
 
-    /// One round: sweeps until a call finds fewer than [`PER_CALL`].
+    /// One round: discards abandoned batches, then sweeps until a call finds fewer than
+    /// [`PER_CALL`].
     async fn round(&self, shutdown: &CancellationToken) {
+        let abandoned = batch::ABANDONED_AFTER;
+        match self.store.batches().sweep_abandoned(abandoned).await {
+            Ok(0) => {}
+            Ok(swept) => {
+                info!(service = "janitor", swept, "discarded abandoned batches");
+            }
+            Err(e) => {
+                outage::failed("janitor", &e);
+            }
+        }
         loop {
             match self.store.jobs().prune_expired(PER_CALL).await {
                 Ok(swept) if swept >= PER_CALL && !shutdown.is_cancelled() => continue,

@@ -8,8 +8,10 @@ use pixq_core::chain;
 use pixq_core::metrics::JOBS_ENQUEUED;
 use pixq_core::spec::{JobSpec, SpecErrorCode};
 use pixq_core::store::IdempotencyKey;
+use serde_json::Value;
 
 use super::ring_or_log;
+use crate::characters::resolve_asset_names;
 use crate::error::ApiError;
 use crate::extract::{JobPath, JsonBody};
 use crate::state::AppState;
@@ -28,7 +30,15 @@ pub(super) async fn create(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let spec = JobSpec::from_json(&body)?;
+    // Read as a value first, to swap a character's name in `asset_id` for its number; a body
+    // that is not JSON gets the spec's own error, with line and column.
+    let Ok(mut value) = serde_json::from_slice::<Value>(&body) else {
+        return Err(JobSpec::from_json(&body)
+            .err()
+            .map_or_else(ApiError::internal, ApiError::from));
+    };
+    resolve_asset_names(state.store(), &mut value).await?;
+    let spec = JobSpec::from_value(&value)?;
     let idempotency = key.map(|key| IdempotencyKey {
         key,
         fingerprint: spec.fingerprint(),
@@ -67,7 +77,7 @@ pub(super) async fn show(
 }
 
 /// The `Idempotency-Key` header: printable text of 1 to 255 bytes, when given.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(None);
     };

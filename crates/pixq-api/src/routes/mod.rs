@@ -1,12 +1,16 @@
 //! The router: one file per route group, assembled here with auth, limits and the error
 //! shape for everything axum itself would answer (unknown path, wrong method, a panic).
 
+mod batch_results;
+mod batches;
 mod callback;
+mod characters;
 mod control;
 mod health;
 mod jobs;
 mod listing;
 mod scrape;
+mod templates;
 
 use std::any::Any;
 use std::time::Duration;
@@ -35,6 +39,19 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/jobs/{id}", get(jobs::show))
         .route("/v1/jobs/{id}/cancel", post(control::cancel))
         .route("/v1/jobs/{id}/retry", post(control::retry))
+        .route(
+            "/v1/characters",
+            post(characters::create).get(characters::list),
+        )
+        .route("/v1/templates", get(templates::list))
+        .route(
+            "/v1/batches",
+            post(batches::create).layer(DefaultBodyLimit::max(batches::MAX_BATCH_BODY)),
+        )
+        .route("/v1/batches/{id}", get(batches::show))
+        .route("/v1/batches/{id}/results", get(batch_results::results))
+        .route("/v1/batches/{id}/cancel", post(batches::cancel))
+        .route("/v1/batches/{id}/retry", post(batches::retry))
         .route_layer(from_fn_with_state(state.clone(), require_token));
     let open = Router::new()
         .route(pixq_core::callback::ROUTE, post(callback::receive))
@@ -78,9 +95,18 @@ pub(crate) fn redacted(path: &str) -> String {
 /// otherwise hold the client for as long as its retries last.
 pub(crate) const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
+/// The deadline of the batch routes, which write or walk up to 100,000 chains. Their work
+/// runs in tasks of its own, so a request cut off here still leaves a whole batch.
+pub(crate) const BATCH_DEADLINE: Duration = Duration::from_secs(120);
+
 async fn deadline(request: Request, next: Next) -> Response {
     let path = redacted(request.uri().path());
-    match tokio::time::timeout(REQUEST_DEADLINE, next.run(request)).await {
+    let limit = if path.starts_with("/v1/batches") {
+        BATCH_DEADLINE
+    } else {
+        REQUEST_DEADLINE
+    };
+    match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(%path, "request hit its deadline; is Redis answering?");

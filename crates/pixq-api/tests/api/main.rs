@@ -6,7 +6,9 @@
 //! Redis itself (cutting it away) is Redis-only.
 
 mod auth;
+mod batches;
 mod callback;
+mod characters;
 mod control;
 mod health;
 mod idempotency;
@@ -14,4 +16,5 @@ mod limits;
 mod listing;
 mod routing;
 mod setup;
+mod templates;
 mod validation;

@@ -96,19 +96,29 @@ impl Api {
 
     /// An API on `backend` with `config`.
     pub async fn start_with(backend: Backend, config: ApiConfig) -> Api {
+        Api::start_upstream(backend, config, None).await
+    }
+
+    /// An API on `backend` with `config` that calls the upstream through `upstream` (to
+    /// make characters), when given.
+    pub async fn start_upstream(
+        backend: Backend,
+        config: ApiConfig,
+        upstream: Option<pixverse::Client>,
+    ) -> Api {
         match backend {
-            Backend::Redis => Api::on_redis(config, false).await,
-            Backend::Sqlite => Api::on_sqlite(config).await,
+            Backend::Redis => Api::on_redis(config, false, upstream).await,
+            Backend::Sqlite => Api::on_sqlite(config, upstream).await,
         }
     }
 
     /// An API on Redis whose every Redis connection goes through a proxy that
     /// [`Api::cut_redis`] closes, to see what the API does when Redis goes away.
     pub async fn start_behind_proxy() -> Api {
-        Api::on_redis(ApiConfig::default(), true).await
+        Api::on_redis(ApiConfig::default(), true, None).await
     }
 
-    async fn on_redis(config: ApiConfig, proxied: bool) -> Api {
+    async fn on_redis(config: ApiConfig, proxied: bool, upstream: Option<pixverse::Client>) -> Api {
         let direct = pixq_testkit::redis::url();
         let proxy = if proxied {
             Some(Proxy::start(&direct).await)
@@ -129,12 +139,12 @@ impl Api {
             prefix.name(),
             RETENTION,
         ));
-        let mut api = Api::serve(served, own, config, Scratch::Prefix(prefix)).await;
+        let mut api = Api::serve(served, own, config, upstream, Scratch::Prefix(prefix)).await;
         api.proxy = proxy;
         api
     }
 
-    async fn on_sqlite(config: ApiConfig) -> Api {
+    async fn on_sqlite(config: ApiConfig, upstream: Option<pixverse::Client>) -> Api {
         let dir = TempDataDir::new("api");
         let home = Home::Sqlite {
             data_dir: dir.path().to_owned(),
@@ -143,7 +153,7 @@ impl Api {
             .await
             .unwrap_or_else(|e| panic!("cannot open the store {home:?}: {e}"));
         let own = Arc::clone(&store);
-        Api::serve(store, own, config, Scratch::DataDir(dir)).await
+        Api::serve(store, own, config, upstream, Scratch::DataDir(dir)).await
     }
 
     /// Serves `served` on a loopback port; the test looks through `own`.
@@ -151,9 +161,14 @@ impl Api {
         served: SharedStore,
         own: SharedStore,
         config: ApiConfig,
+        upstream: Option<pixverse::Client>,
         scratch: Scratch,
     ) -> Api {
         let state = AppState::new(served, config, pixq_core::metrics::prometheus_handle());
+        let state = match upstream {
+            Some(client) => state.with_upstream(client),
+            None => state,
+        };
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -361,7 +376,8 @@ pub async fn read_json(response: reqwest::Response) -> (StatusCode, Value) {
     (status, body)
 }
 
-/// `{"error":{"code":"…","message":"…","field":"…"?}}` and nothing else.
+/// `{"error":{"code":"…","message":"…","field":"…"?,"entries":[…]?}}` and nothing else
+/// (`entries` lists a batch's bad entries).
 pub fn assert_error_shape(body: &Value) {
     let error = body["error"]
         .as_object()
@@ -373,10 +389,11 @@ pub fn assert_error_shape(body: &Value) {
         "{body}"
     );
     assert!(error.get("field").is_none_or(Value::is_string), "{body}");
+    assert!(error.get("entries").is_none_or(Value::is_array), "{body}");
     assert!(
         error
             .keys()
-            .all(|k| ["code", "message", "field"].contains(&k.as_str())),
+            .all(|k| ["code", "message", "field", "entries"].contains(&k.as_str())),
         "{body}"
     );
 }

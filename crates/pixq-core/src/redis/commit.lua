@@ -1,8 +1,10 @@
 -- Applies one transition's writes, all or none, if every record is still the one it was
 -- planned from (same state and version), and then, in the same step, what follows from it.
 -- A: claim_key ('' for none), n, then n × (op, id, from_state, from_version, state, json,
---    created_ms, updated_ms, batch, expire_at_ms). op is 'update' (must match), or 'ensure'
---    (create unless it exists: the chain's next step). The claim is for the first record.
+--    created_ms, updated_ms, batch, expire_at_ms, move_from, move_to). op is 'update' (must
+--    match), or 'ensure' (create unless it exists: the chain's next step). move_from and
+--    move_to are the batch counts an update moves its chain between ('' for none). The claim
+--    is for the first record.
 --    Then the effects, for the first record: settle_holder ('' for none), settle_next_ms (''
 --    for none), now_ms (for rings), ring_n, ring_n × id, slot_alias ('' for none), slot_max,
 --    slot_release ('1' or '0'), slot_leave ('1' or '0').
@@ -11,14 +13,14 @@
 local claim_key, n = A[1], tonumber(A[2])
 local writes = {}
 for i = 0, n - 1 do
-  local b = 2 + i * 10
+  local b = 2 + i * 12
   writes[#writes + 1] = {
     op = A[b + 1], id = A[b + 2], from_state = A[b + 3], from_version = A[b + 4],
     state = A[b + 5], json = A[b + 6], created = A[b + 7], updated = A[b + 8],
-    batch = A[b + 9], expire_at = A[b + 10],
+    batch = A[b + 9], expire_at = A[b + 10], move_from = A[b + 11], move_to = A[b + 12],
   }
 end
-local e = 2 + n * 10
+local e = 2 + n * 12
 
 -- Check everything before writing anything.
 for _, w in ipairs(writes) do
@@ -55,6 +57,9 @@ for i, w in ipairs(writes) do
     local v = tonumber(w.from_version) + 1
     put(w.id, w.from_state, v, w.state, w.json, w.created, w.updated, w.batch,
       tonumber(w.expire_at))
+    if w.move_from ~= '' then
+      move(w.batch, w.move_from, w.move_to, w.updated, tonumber(w.expire_at))
+    end
     if i == 1 then
       version = v
     end
@@ -82,7 +87,7 @@ if alias ~= '' then
       wake_now = tonumber(score) > srv
     end
   end
-  if leave == '1' and redis.call('ZREM', L.waiting .. alias, first.id) == 1 then
+  if leave == '1' and unpark(alias, first.id) then
     wake_now = true
   end
   if wake_now then

@@ -16,7 +16,8 @@ use chrono::{DateTime, Utc};
 
 use super::RedisStore;
 use super::scripts::{After, CommitReply, CreateReply, NewRecord, Write};
-use crate::job::{Job, JobId, NewJob};
+use crate::batch;
+use crate::job::{BatchId, Job, JobId, NewJob};
 use crate::state::{JobState, Transition};
 use crate::store::{
     Basis, Committed, Created, Cursor, Effects, IdempotencyKey, Jobs, ListFilter, Outcome, Page,
@@ -87,7 +88,12 @@ impl RedisStore {
                 for (descendant, version) in self.unfinished_descendants(&current).await? {
                     let cancel = Transition::cancel(descendant.id.clone());
                     if let Some(p) = cancel.plan(&descendant, plan.job.updated_at) {
-                        writes.push(self.write(&p.job, Some((descendant.state, version)))?);
+                        let mut write = self.write(&p.job, Some((descendant.state, version)))?;
+                        // One chain, one move: the step cancelled first counted it.
+                        if writes[0].moved.is_some() {
+                            write.moved = None;
+                        }
+                        writes.push(write);
                     }
                 }
             }
@@ -143,7 +149,11 @@ impl RedisStore {
     }
 
     fn write(&self, job: &Job, from: Option<(JobState, i64)>) -> Result<Write, StoreError> {
+        let moved = from
+            .and_then(|(state, _)| batch::moved(state, job))
+            .map(|m| (m.from.as_str(), m.to.as_str()));
         Ok(Write {
+            moved,
             ensure: from.is_none(),
             id: job.id.to_string(),
             from: from.map_or(("", 0), |(state, version)| (state.as_str(), version)),
@@ -165,6 +175,37 @@ impl RedisStore {
             (true, None) => job.updated_at.timestamp_millis(),
             (false, _) => 0,
         }
+    }
+
+    /// The batches of `jobs` that are still being written.
+    async fn batches_writing_among(
+        &self,
+        jobs: &[Job],
+    ) -> Result<std::collections::HashSet<BatchId>, StoreError> {
+        let batches: std::collections::BTreeSet<&BatchId> = jobs
+            .iter()
+            .filter_map(|job| job.batch_id.as_ref())
+            .collect();
+        if batches.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut conn = self.conn();
+        let writing: Vec<f64> = {
+            let mut pipe = ::redis::pipe();
+            for batch in &batches {
+                pipe.cmd("ZSCORE")
+                    .arg(self.keys.batches_writing())
+                    .arg(batch.as_str());
+            }
+            let scores: Vec<Option<f64>> = pipe.query_async(&mut conn).await?;
+            scores.into_iter().map(|s| s.unwrap_or(-1.0)).collect()
+        };
+        Ok(batches
+            .into_iter()
+            .zip(writing)
+            .filter(|(_, score)| *score >= 0.0)
+            .map(|(batch, _)| batch.clone())
+            .collect())
     }
 
     async fn fetch(&self, ids: &[String]) -> Result<Vec<Job>, StoreError> {
@@ -315,6 +356,23 @@ impl Jobs for RedisStore {
         Ok(self.read(id).await?.map(|(job, _)| job))
     }
 
+    async fn get_many(&self, ids: &[JobId]) -> Result<Vec<Option<Job>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for id in ids {
+            pipe.hget(self.keys.job(id), "json");
+        }
+        let mut conn = self.conn();
+        let found: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+        found
+            .into_iter()
+            .zip(ids)
+            .map(|(json, id)| json.map(|json| decode(id.as_str(), &json)).transpose())
+            .collect()
+    }
+
     async fn apply(&self, transition: Transition) -> Result<Outcome, StoreError> {
         Ok(self
             .commit_with(transition, None, &Effects::default())
@@ -390,6 +448,9 @@ impl Jobs for RedisStore {
         let mut jobs = self.fetch(&ids).await?;
         let cutoff_ms = cutoff.timestamp_millis();
         jobs.retain(|job| !job.is_terminal() && job.updated_at.timestamp_millis() <= cutoff_ms);
+        // A batch still being written is nobody's to run yet: the rescuer must not ring it.
+        let writing = self.batches_writing_among(&jobs).await?;
+        jobs.retain(|job| job.batch_id.as_ref().is_none_or(|b| !writing.contains(b)));
         Ok(jobs)
     }
 

@@ -16,11 +16,20 @@
 //! | `{p}:rung` | hash | job id → earliest look asked for while it was leased (ms) |
 //! | `{p}:slots:{alias}` | zset | jobs holding a generation slot on a token, scored by lease expiry (server ms) |
 //! | `{p}:slot_aliases` | set | every token alias that took a slot |
-//! | `{p}:waiting:{alias}` | zset | jobs waiting for a slot, scored by arrival |
-//! | `{p}:waiting-seq` | string | the arrival counter of the wait lines |
+//! | `{p}:waiting:{alias}` | zset | jobs waiting for a slot, scored by turn: a batch's k-th job waiting gets turn k (or the line's first turn, if later), so batches take turns |
+//! | `{p}:waiting-lanes:{alias}` | hash | batch id (`''` for jobs without one) → the last turn it was given in that line |
+//! | `{p}:batchrec:{batch_id}` | hash | a batch: `status` (`writing`, `accepted`), `total`, the counts by chain state, `name`, `webhook`, `begun`, `created`, `finished` (ms), `idem` |
+//! | `{p}:batch-roots:{batch_id}` | list | the batch's chains' first steps, in the order submitted |
+//! | `{p}:batches-writing` | zset | batches being written, scored by when they were begun (ms): what the sweep of abandoned ones reads |
+//! | `{p}:batch-idem:{key}` | hash | `batch` and `fingerprint` of an idempotency key of `POST /v1/batches` |
 //! | `{p}:paused` | hash | token alias → its pause as JSON |
 //! | `{p}:polled:{task_id}` | string | set while a task may not be polled again (1.1 s) |
 //! | `{p}:dead_letters` | list | schedule entries set aside, newest first |
+//! | `{p}:characters` | hash | character id → the [`Character`](crate::character::Character) as JSON |
+//! | `{p}:characters-by-time` | zset | character ids, scored by creation (ms) |
+//! | `{p}:character-names` | hash | name → the id of the character, or of the creation under way, that holds it |
+//! | `{p}:character-idem:{key}` | hash | `id` and `fingerprint` of an idempotency key of `POST /v1/characters` |
+//! | `{p}:character-pending:{id}` | hash | a creation under way: `key`, `fingerprint`, `name` (`''` for none), `started` (server ms) |
 //! | `{p}:rung-now` | channel | a message when a look is booked for now, to wake idle workers |
 //!
 //! Scripts get the fixed names and the prefixes of the per-id families from [`Keys::layout`]
@@ -135,9 +144,29 @@ impl Keys {
         format!("{}waiting:{alias}", self.base)
     }
 
-    /// The arrival counter of the wait lines.
-    pub(crate) fn waiting_seq(&self) -> String {
-        format!("{}waiting-seq", self.base)
+    /// The last turn given to each batch in `alias`'s wait line.
+    pub(crate) fn waiting_lanes(&self, alias: &str) -> String {
+        format!("{}waiting-lanes:{alias}", self.base)
+    }
+
+    /// A batch's record.
+    pub(crate) fn batch_record(&self, batch: &BatchId) -> String {
+        format!("{}batchrec:{batch}", self.base)
+    }
+
+    /// A batch's chains' first steps, in order.
+    pub(crate) fn batch_roots(&self, batch: &BatchId) -> String {
+        format!("{}batch-roots:{batch}", self.base)
+    }
+
+    /// Batches being written, by when they were begun.
+    pub(crate) fn batches_writing(&self) -> String {
+        format!("{}batches-writing", self.base)
+    }
+
+    /// An idempotency key of a batch.
+    pub(crate) fn batch_idempotency(&self, key: &str) -> String {
+        format!("{}batch-idem:{key}", self.base)
     }
 
     /// Paused token aliases.
@@ -155,13 +184,49 @@ impl Keys {
         format!("{}dead_letters", self.base)
     }
 
+    /// Characters by id.
+    pub(crate) fn characters(&self) -> String {
+        format!("{}characters", self.base)
+    }
+
+    /// Character ids by creation.
+    pub(crate) fn characters_by_time(&self) -> String {
+        format!("{}characters-by-time", self.base)
+    }
+
+    /// Character names and who holds each.
+    pub(crate) fn character_names(&self) -> String {
+        format!("{}character-names", self.base)
+    }
+
+    /// An idempotency key of a character creation.
+    pub(crate) fn character_idempotency(&self, key: &str) -> String {
+        format!("{}character-idem:{key}", self.base)
+    }
+
+    /// A character creation under way.
+    pub(crate) fn character_pending(&self, id: &str) -> String {
+        format!("{}character-pending:{id}", self.base)
+    }
+
+    /// The first arguments of the character scripts, in the order they read them.
+    pub(crate) fn character_layout(&self) -> [String; 5] {
+        [
+            self.characters(),
+            self.characters_by_time(),
+            self.character_names(),
+            self.character_idempotency(""),
+            self.character_pending(""),
+        ]
+    }
+
     /// The prefix, without its colon.
     pub(crate) fn prefix(&self) -> &str {
         self.base.trim_end_matches(':')
     }
 
     /// The first arguments of every script, in the order the Lua prelude reads them.
-    pub(crate) fn layout(&self) -> [String; 15] {
+    pub(crate) fn layout(&self) -> [String; 17] {
         [
             self.job_prefix(),
             self.jobs(),
@@ -175,9 +240,11 @@ impl Keys {
             self.rung(),
             self.slots(""),
             self.waiting(""),
-            self.waiting_seq(),
+            self.waiting_lanes(""),
             self.paused(),
             self.slot_aliases(),
+            self.batch_record(&BatchId::from("")),
+            self.batch_roots(&BatchId::from("")),
         ]
     }
 }
@@ -206,13 +273,25 @@ mod tests {
             keys.slots("a"),
             keys.slot_aliases(),
             keys.waiting("a"),
-            keys.waiting_seq(),
+            keys.waiting_lanes("a"),
+            keys.batch_record(&BatchId::from("batch_y")),
+            keys.batch_roots(&BatchId::from("batch_y")),
+            keys.batches_writing(),
+            keys.batch_idempotency("k"),
             keys.paused(),
             keys.polled("t"),
             keys.dead_letters(),
+            keys.characters(),
+            keys.characters_by_time(),
+            keys.character_names(),
+            keys.character_idempotency("k"),
+            keys.character_pending("chr_x"),
             keys.rung_channel(),
         ];
         for key in all.iter().chain(keys.layout().iter()) {
+            assert!(key.starts_with("p-1:"), "{key}");
+        }
+        for key in &keys.character_layout() {
             assert!(key.starts_with("p-1:"), "{key}");
         }
         assert_eq!(keys.job(&id), format!("{}job_x", keys.layout()[0]));

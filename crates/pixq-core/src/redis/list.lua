@@ -11,6 +11,18 @@ if cscore ~= '' then
 end
 local cnum = tonumber(cscore)
 
+-- Jobs of a batch still being written are not listed: the batch is not there yet.
+local visible = {}
+local function shown(batch)
+  if not batch or batch == '' then
+    return true
+  end
+  if visible[batch] == nil then
+    visible[batch] = redis.call('HGET', L.batchrec .. batch, 'status') ~= 'writing'
+  end
+  return visible[batch]
+end
+
 local out = { '', '' }
 local found, examined, offset, chunk = 0, 0, 0, 100
 local last_score, last_id
@@ -30,8 +42,8 @@ while not more do
         break
       end
       examined = examined + 1
-      local rec = redis.call('HMGET', L.job .. id, 'json', 'state')
-      if rec[1] and (want == '' or rec[2] == want) then
+      local rec = redis.call('HMGET', L.job .. id, 'json', 'state', 'batch')
+      if rec[1] and (want == '' or rec[2] == want) and shown(rec[3]) then
         out[#out + 1] = rec[1]
         found = found + 1
       end

@@ -8,6 +8,8 @@
 //!   `list.lua`, `prune.lua`, all prefixed with `prelude.lua`);
 //! - `schedule`: due times and leases (`take_due.lua`, `renew_lease.lua`, `settle.lua`);
 //! - `slots`, `wait_line`, `pauses`, `poll_gate`, `dead_letters`.
+//! - `characters`: characters and creations under way (`character_begin.lua`,
+//!   `character_finish.lua`, `character_abandon.lua`, standalone).
 //!
 //! Scripts that compare times read the Redis server's clock (`now.lua`), so the clocks of
 //! worker machines do not matter. Needs Redis 7. Keys are built from the prefix, so a Redis
@@ -26,6 +28,8 @@
 //! # }
 //! ```
 
+mod batches;
+mod characters;
 mod dead_letters;
 mod jobs;
 mod keys;
@@ -46,6 +50,8 @@ use futures::StreamExt;
 
 use self::keys::Keys;
 use self::scripts::Scripts;
+use crate::batch::Batches;
+use crate::character::Characters;
 use crate::job::JobId;
 use crate::limits::{Pauses, PollGate, Slots, WaitLine};
 use crate::queue::{DeadLetters, Lease, Schedule};
@@ -162,6 +168,14 @@ impl Store for RedisStore {
     }
 
     fn dead_letters(&self) -> &dyn DeadLetters {
+        self
+    }
+
+    fn characters(&self) -> &dyn Characters {
+        self
+    }
+
+    fn batches(&self) -> &dyn Batches {
         self
     }
 

@@ -1,6 +1,6 @@
 -- Prepended to pixq's job and schedule scripts (see scripts.rs). Needs Redis 7.
 --
--- ARGV[1..15] is the key layout built by keys.rs (Keys::layout); the script's own arguments
+-- ARGV[1..17] is the key layout built by keys.rs (Keys::layout); the script's own arguments
 -- follow and are copied to A. Keys are only ever the layout's names, or a family prefix
 -- from it with an id appended, so every key stays under the configured prefix.
 local L = {
@@ -16,11 +16,13 @@ local L = {
   rung = ARGV[10],
   slots = ARGV[11],
   waiting = ARGV[12],
-  waiting_seq = ARGV[13],
+  waiting_lanes = ARGV[13],
   paused = ARGV[14],
   slot_aliases = ARGV[15],
+  batchrec = ARGV[16],
+  roots = ARGV[17],
 }
-local LAYOUT = 15
+local LAYOUT = 17
 local A = {}
 for i = LAYOUT + 1, #ARGV do
   A[#A + 1] = ARGV[i]
@@ -100,6 +102,38 @@ local function put(id, old, version, state, json, created, updated, batch, expir
   end
 end
 
+-- Moves one chain of `batch` from the count `from` to the count `to` (chain states), in the
+-- same write as its step. The batch finishes (at `at`, ms) when no chain is queued or
+-- running, and its record, chains and key then expire with the write that finished it
+-- (`expire_at`); a retry that moves a chain back opens it again.
+local function move(batch, from, to, at, expire_at)
+  local key = L.batchrec .. batch
+  if redis.call('HGET', key, 'status') ~= 'accepted' then
+    return
+  end
+  redis.call('HINCRBY', key, from, -1)
+  redis.call('HINCRBY', key, to, 1)
+  local c = redis.call('HMGET', key, 'queued', 'running', 'finished', 'idem')
+  local open = (tonumber(c[1]) or 0) + (tonumber(c[2]) or 0)
+  local lifetime = { key, L.roots .. batch }
+  if c[4] then
+    lifetime[#lifetime + 1] = c[4]
+  end
+  if open == 0 and not c[3] then
+    redis.call('HSET', key, 'finished', at)
+    if expire_at > 0 then
+      for _, k in ipairs(lifetime) do
+        redis.call('PEXPIREAT', k, expire_at)
+      end
+    end
+  elseif open > 0 and c[3] then
+    redis.call('HDEL', key, 'finished')
+    for _, k in ipairs(lifetime) do
+      redis.call('PERSIST', k)
+    end
+  end
+end
+
 -- Books a look at `id` no later than `at` (ms). A leased job's look waits for its settle.
 local function ring(id, at)
   redis.call('ZADD', L.due, 'LT', at, id)
@@ -127,14 +161,37 @@ local function settle(id, holder, at)
   return mine
 end
 
--- Puts `id` at the end of `alias`'s wait line unless it is in it already (it then keeps its
--- place). Returns whether it was added.
+-- Puts `id` in `alias`'s wait line unless it is in it already (it then keeps its place).
+-- Batches take turns: the k-th job of a batch to wait gets turn k, or the line's first turn
+-- if that is later, so a batch that comes late waits beside a large one, not behind it.
+-- Jobs without a batch share one lane. Equal turns go by job id. Returns whether it was added.
 local function park(alias, id)
   local line = L.waiting .. alias
   if redis.call('ZSCORE', line, id) then
     return false
   end
-  redis.call('ZADD', line, 'NX', redis.call('INCR', L.waiting_seq), id)
+  local lane = redis.call('HGET', L.job .. id, 'batch') or ''
+  local lanes = L.waiting_lanes .. alias
+  local turn = tonumber(redis.call('HGET', lanes, lane) or '0') + 1
+  local head = redis.call('ZRANGE', line, 0, 0, 'WITHSCORES')
+  if head[2] and tonumber(head[2]) > turn then
+    turn = tonumber(head[2])
+  end
+  redis.call('HSET', lanes, lane, turn)
+  redis.call('ZADD', line, turn, id)
+  return true
+end
+
+-- Takes `id` out of `alias`'s wait line; an emptied line forgets its lanes' turns. Returns
+-- whether it was there.
+local function unpark(alias, id)
+  local line = L.waiting .. alias
+  if redis.call('ZREM', line, id) == 0 then
+    return false
+  end
+  if redis.call('ZCARD', line) == 0 then
+    redis.call('DEL', L.waiting_lanes .. alias)
+  end
   return true
 end
 

@@ -42,9 +42,18 @@ pub(super) struct Scripts {
     pub(super) slot_held: Script,
     pub(super) slot_holders: Script,
     pub(super) line_park: Script,
+    pub(super) line_leave: Script,
+    pub(super) batch_begin: Script,
+    pub(super) batch_add: Script,
+    pub(super) batch_accept: Script,
+    pub(super) batch_ring: Script,
+    pub(super) batch_discard: Script,
     pub(super) pause: Script,
     pub(super) pause_gate: Script,
     pub(super) poll_gate: Script,
+    pub(super) character_begin: Script,
+    pub(super) character_finish: Script,
+    pub(super) character_abandon: Script,
 }
 
 /// One record for `create.lua`.
@@ -79,6 +88,8 @@ pub(super) struct Write {
     pub batch: String,
     /// When a finished record expires (ms since the epoch); 0 while unfinished.
     pub expire_at_ms: i64,
+    /// The batch counts the write moves its chain between, if any.
+    pub moved: Option<(&'static str, &'static str)>,
 }
 
 /// What `commit.lua` does besides the writes, when they apply; see its header.
@@ -132,10 +143,19 @@ impl Scripts {
             slot_release: timed!("slot_release.lua"),
             slot_held: timed!("slot_held.lua"),
             slot_holders: timed!("slot_holders.lua"),
-            line_park: Script::new(include_str!("line_park.lua")),
+            line_park: script!("line_park.lua"),
+            line_leave: script!("line_leave.lua"),
+            batch_begin: script!("batch_begin.lua"),
+            batch_add: script!("batch_add.lua"),
+            batch_accept: script!("batch_accept.lua"),
+            batch_ring: script!("batch_ring.lua"),
+            batch_discard: script!("batch_discard.lua"),
             pause: timed!("pause.lua"),
             pause_gate: timed!("pause_gate.lua"),
             poll_gate: Script::new(include_str!("poll_gate.lua")),
+            character_begin: Script::new(include_str!("character_begin.lua")),
+            character_finish: Script::new(include_str!("character_finish.lua")),
+            character_abandon: Script::new(include_str!("character_abandon.lua")),
         }
     }
 
@@ -194,7 +214,9 @@ impl Scripts {
                 .arg(w.created_ms)
                 .arg(w.updated_ms)
                 .arg(&w.batch)
-                .arg(w.expire_at_ms);
+                .arg(w.expire_at_ms)
+                .arg(w.moved.map_or("", |(from, _)| from))
+                .arg(w.moved.map_or("", |(_, to)| to));
         }
         match &after.settle {
             Some((holder, next)) => call

@@ -39,7 +39,7 @@ local function taken(held)
   if last[2] then
     redis.call('PEXPIREAT', slots, last[2])
   end
-  redis.call('ZREM', line, job)
+  unpark(alias, job)
   return { 'taken', tostring(held), probe }
 end
 
@@ -49,12 +49,16 @@ if redis.call('ZSCORE', slots, job) then
   return taken(held)
 end
 local free = max - held
--- A free slot goes to the first `free` jobs of the line; the probe goes out of turn.
+-- A free slot goes to the first `free` jobs of the line; the probe goes out of turn. A job
+-- that is not waiting yet takes its place in the line first: batches take turns, so it may
+-- come before jobs of a batch that has had many.
 local in_turn = probe ~= ''
-if not in_turn then
-  local turn = math.max(free, 1)
-  local ahead = redis.call('ZRANGE', line, 0, turn - 1)
-  in_turn = #ahead < turn
+if not in_turn and free > 0 then
+  if redis.call('ZCARD', line) > 0 then
+    park(alias, job)
+  end
+  local ahead = redis.call('ZRANGE', line, 0, free - 1)
+  in_turn = #ahead < free
   for _, j in ipairs(ahead) do
     if j == job then
       in_turn = true

@@ -1,5 +1,5 @@
-//! [`WaitLine`] on Redis: `{p}:waiting:{alias}`, job ids scored by an arrival number from
-//! `{p}:waiting-seq`.
+//! [`WaitLine`] on Redis: `{p}:waiting:{alias}`, job ids scored by their batch's turn, and
+//! `{p}:waiting-lanes:{alias}`, the last turn of each batch (see `park` in `prelude.lua`).
 
 use ::redis::AsyncCommands;
 use async_trait::async_trait;
@@ -16,8 +16,8 @@ impl WaitLine for RedisStore {
         let added: i64 = self
             .scripts
             .line_park
-            .key(self.keys.waiting(alias))
-            .key(self.keys.waiting_seq())
+            .arg(&self.keys.layout()[..])
+            .arg(alias)
             .arg(job.as_str())
             .invoke_async(&mut conn)
             .await?;
@@ -36,7 +36,14 @@ impl WaitLine for RedisStore {
 
     async fn remove(&self, alias: &str, job: &JobId) -> Result<bool, StoreError> {
         let mut conn = self.conn();
-        let removed: i64 = conn.zrem(self.keys.waiting(alias), job.as_str()).await?;
+        let removed: i64 = self
+            .scripts
+            .line_leave
+            .arg(&self.keys.layout()[..])
+            .arg(alias)
+            .arg(job.as_str())
+            .invoke_async(&mut conn)
+            .await?;
         Ok(removed == 1)
     }
 

@@ -13,10 +13,16 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
 
-use super::{Cached, SqliteStore, now_ms, optional};
+use super::{Cached, SqliteStore, batches, now_ms, optional};
+use crate::batch;
 use crate::job::{Job, JobId, NewJob};
 use crate::state::Transition;
 use crate::store::{Created, Cursor, IdempotencyKey, Jobs, ListFilter, Outcome, Page, StoreError};
+
+/// Jobs of a batch still being written are not listed, and not the rescuer's to run: the
+/// batch is not there yet.
+const VISIBLE: &str = "(batch IS NULL OR NOT EXISTS
+    (SELECT 1 FROM batches b WHERE b.id = jobs.batch AND b.status = 'writing'))";
 
 /// How many expired jobs a listing sweeps before it reads (the janitor sweeps the rest).
 const PRUNE_PER_LIST: usize = 256;
@@ -60,7 +66,13 @@ impl SqliteStore {
                 params![task, plan.job.id.as_str()],
             )?;
         }
-        update(tx, &plan.job, self.expire_at_ms(&plan.job))?;
+        let expire_at = self.expire_at_ms(&plan.job);
+        update(tx, &plan.job, expire_at)?;
+        let moved = batch::moved(current.state, &plan.job);
+        if let Some(moved) = &moved {
+            let at = plan.job.updated_at.timestamp_millis();
+            batches::move_in(tx, moved, at, expire_at)?;
+        }
         if let Some(child) = &plan.create
             && !is_live(tx, child.id.as_str(), now)?
         {
@@ -70,7 +82,14 @@ impl SqliteStore {
             for descendant in unfinished_descendants(tx, &current, now)? {
                 let cancel = Transition::cancel(descendant.id.clone());
                 if let Some(p) = cancel.plan(&descendant, plan.job.updated_at) {
-                    update(tx, &p.job, self.expire_at_ms(&p.job))?;
+                    let expire_at = self.expire_at_ms(&p.job);
+                    update(tx, &p.job, expire_at)?;
+                    // One chain, one move: the step cancelled first counted it.
+                    if moved.is_none()
+                        && let Some(m) = batch::moved(descendant.state, &p.job)
+                    {
+                        batches::move_in(tx, &m, p.job.updated_at.timestamp_millis(), expire_at)?;
+                    }
                 }
             }
         }
@@ -126,7 +145,7 @@ pub(super) fn read_versioned(
 }
 
 /// Whether a record of `id` exists and has not expired.
-fn is_live(conn: &Connection, id: &str, now: i64) -> Result<bool, StoreError> {
+pub(super) fn is_live(conn: &Connection, id: &str, now: i64) -> Result<bool, StoreError> {
     Ok(optional(conn.row(
         "SELECT 1 FROM jobs WHERE id = ?1 AND (expire_at_ms IS NULL OR expire_at_ms > ?2)",
         params![id, now],
@@ -136,7 +155,11 @@ fn is_live(conn: &Connection, id: &str, now: i64) -> Result<bool, StoreError> {
 }
 
 /// Inserts a new record, replacing an expired one under the same id.
-fn insert(conn: &Connection, job: &Job, expire_at: Option<i64>) -> Result<(), StoreError> {
+pub(super) fn insert(
+    conn: &Connection,
+    job: &Job,
+    expire_at: Option<i64>,
+) -> Result<(), StoreError> {
     conn.exec(
         "INSERT OR REPLACE INTO jobs (id, state, version, json, batch, created_ms, updated_ms, expire_at_ms)
          VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7)",
@@ -182,6 +205,7 @@ fn prune(conn: &Connection, limit: usize, now: i64) -> Result<usize, StoreError>
         conn.exec("DELETE FROM schedule WHERE job_id = ?1", [id])?;
         conn.exec("DELETE FROM jobs WHERE id = ?1", [id])?;
     }
+    batches::prune_in(conn, limit, now)?;
     Ok(ids.len())
 }
 
@@ -288,6 +312,15 @@ impl Jobs for SqliteStore {
             .await
     }
 
+    async fn get_many(&self, ids: &[JobId]) -> Result<Vec<Option<Job>>, StoreError> {
+        let ids = ids.to_vec();
+        self.read(move |conn| {
+            let now = now_ms();
+            ids.iter().map(|id| read(conn, id.as_str(), now)).collect()
+        })
+        .await
+    }
+
     async fn apply(&self, transition: Transition) -> Result<Outcome, StoreError> {
         let store = self.clone();
         self.write(move |tx| {
@@ -341,6 +374,7 @@ impl Jobs for SqliteStore {
                 "SELECT created_ms, id, json FROM jobs
                  WHERE (created_ms, id) < (?2, ?3)
                    AND (expire_at_ms IS NULL OR expire_at_ms > ?1){filter_sql}
+                   AND {VISIBLE}
                  ORDER BY created_ms DESC, id DESC
                  LIMIT ?4"
             );
@@ -382,10 +416,11 @@ impl Jobs for SqliteStore {
             i64::try_from(limit).unwrap_or(i64::MAX),
         );
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT id, json FROM jobs WHERE expire_at_ms IS NULL AND updated_ms <= ?1
-                 ORDER BY updated_ms LIMIT ?2 OFFSET ?3",
-            )?;
+                       AND {VISIBLE}
+                     ORDER BY updated_ms LIMIT ?2 OFFSET ?3"
+            ))?;
             let rows = stmt
                 .query_map(params![cutoff, limit, offset], |row| {
                     Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))

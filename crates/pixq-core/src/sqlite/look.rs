@@ -10,7 +10,7 @@ use rusqlite::{Connection, params};
 
 use super::jobs::read_versioned;
 use super::schedule::{ring, settle_in, take_due_in};
-use super::wait_line::{first_in, park_in};
+use super::wait_line::{first_in, leave_in, park_in};
 use super::{Cached, SqliteStore, from_millis, millis, now_ms, optional, pauses};
 use crate::job::JobId;
 use crate::limits::Pause;
@@ -82,10 +82,7 @@ impl SqliteStore {
                         freed |= release_in(tx, &slot.alias, job.id.as_str(), now)?;
                     }
                     if slot.leave_line {
-                        freed |= tx.exec(
-                            "DELETE FROM wait_line WHERE alias = ?1 AND job_id = ?2",
-                            params![slot.alias, job.id.as_str()],
-                        )? == 1;
+                        freed |= leave_in(tx, &slot.alias, job.id.as_str())?;
                     }
                     if freed {
                         woken = wake_in(tx, &slot.alias, slot.max, now)?;
@@ -199,10 +196,14 @@ fn take_slot_in(conn: &Connection, r: &SlotRequest) -> Result<SlotTurn, StoreErr
     .is_some();
     let free = i64::from(r.max) - held;
     let line_empty = first_in(conn, alias, 1)?.is_empty();
+    // A free slot goes to the first `free` jobs of the line; the probe goes out of turn. A job
+    // that is not waiting yet takes its place in the line first: batches take turns, so it
+    // may come before jobs of a batch that has had many.
     let in_turn = mine || probe.is_some() || line_empty || {
-        let turn = free.max(1);
-        let ahead = first_in(conn, alias, turn)?;
-        i64::try_from(ahead.len()).unwrap_or(i64::MAX) < turn || ahead.iter().any(|j| j == job)
+        free > 0 && {
+            park_in(conn, alias, job)?;
+            first_in(conn, alias, free)?.iter().any(|j| j == job)
+        }
     };
     if mine || (in_turn && free > 0) {
         let new_alias = conn.exec(
@@ -218,10 +219,7 @@ fn take_slot_in(conn: &Connection, r: &SlotRequest) -> Result<SlotTurn, StoreErr
             )?;
         }
         if !line_empty {
-            conn.exec(
-                "DELETE FROM wait_line WHERE alias = ?1 AND job_id = ?2",
-                params![alias, job],
-            )?;
+            leave_in(conn, alias, job)?;
         }
         let held = if mine { held } else { held + 1 };
         return Ok(SlotTurn::Taken {

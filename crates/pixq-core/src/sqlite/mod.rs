@@ -33,6 +33,8 @@
 //! # }
 //! ```
 
+mod batches;
+mod characters;
 mod dead_letters;
 mod jobs;
 mod look;
@@ -55,6 +57,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
+use crate::batch::Batches;
+use crate::character::Characters;
 use crate::limits::{Pauses, PollGate, Slots, WaitLine};
 use crate::queue::{DeadLetters, Schedule};
 use crate::state::Transition;
@@ -394,6 +398,14 @@ impl Store for SqliteStore {
     }
 
     fn dead_letters(&self) -> &dyn DeadLetters {
+        self
+    }
+
+    fn batches(&self) -> &dyn Batches {
+        self
+    }
+
+    fn characters(&self) -> &dyn Characters {
         self
     }
 

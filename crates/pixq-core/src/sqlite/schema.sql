@@ -63,14 +63,63 @@ CREATE TABLE IF NOT EXISTS slots (
 CREATE INDEX IF NOT EXISTS slots_by_expiry ON slots (alias, expires_ms);
 CREATE TABLE IF NOT EXISTS slot_aliases (alias TEXT PRIMARY KEY) WITHOUT ROWID;
 
--- Jobs waiting for a slot, by arrival.
+-- Jobs waiting for a slot, by turn (seq): the k-th job of a batch to wait gets turn k, or the
+-- line's first turn if that is later, so batches take turns; equal turns go by job id.
 CREATE TABLE IF NOT EXISTS wait_line (
   alias  TEXT NOT NULL,
   job_id TEXT NOT NULL,
   seq    INTEGER NOT NULL,
   PRIMARY KEY (alias, job_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS wait_line_order ON wait_line (alias, seq);
+DROP INDEX IF EXISTS wait_line_order;
+CREATE INDEX IF NOT EXISTS wait_line_turns ON wait_line (alias, seq, job_id);
+
+-- The last turn each batch ('' for jobs without one) was given in a line.
+CREATE TABLE IF NOT EXISTS wait_lanes (
+  alias TEXT NOT NULL,
+  lane  TEXT NOT NULL,
+  last  INTEGER NOT NULL,
+  PRIMARY KEY (alias, lane)
+) WITHOUT ROWID;
+
+-- Batches: counts of their chains by state, kept in the same transaction as the steps that
+-- move them. A batch 'writing' is invisible and none of its jobs is due; 'accepted' is the
+-- batch users see. expire_at_ms is set when it finishes.
+CREATE TABLE IF NOT EXISTS batches (
+  id           TEXT PRIMARY KEY,
+  status       TEXT NOT NULL,
+  name         TEXT,
+  webhook_url  TEXT,
+  idem_key     TEXT,
+  total        INTEGER NOT NULL DEFAULT 0,
+  queued       INTEGER NOT NULL DEFAULT 0,
+  running      INTEGER NOT NULL DEFAULT 0,
+  succeeded    INTEGER NOT NULL DEFAULT 0,
+  failed       INTEGER NOT NULL DEFAULT 0,
+  cancelled    INTEGER NOT NULL DEFAULT 0,
+  begun_ms     INTEGER NOT NULL,
+  created_ms   INTEGER,
+  finished_ms  INTEGER,
+  expire_at_ms INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS batches_writing ON batches (begun_ms) WHERE status = 'writing';
+CREATE INDEX IF NOT EXISTS batches_expiring ON batches (expire_at_ms)
+  WHERE expire_at_ms IS NOT NULL;
+
+-- A batch's chains (their first steps), in the order submitted.
+CREATE TABLE IF NOT EXISTS batch_roots (
+  batch  TEXT NOT NULL,
+  idx    INTEGER NOT NULL,
+  job_id TEXT NOT NULL,
+  PRIMARY KEY (batch, idx)
+) WITHOUT ROWID;
+
+-- Idempotency keys of POST /v1/batches and the batch made under each.
+CREATE TABLE IF NOT EXISTS batch_idempotency (
+  key         TEXT PRIMARY KEY,
+  batch       TEXT NOT NULL,
+  fingerprint TEXT NOT NULL
+) WITHOUT ROWID;
 
 -- Paused token aliases.
 CREATE TABLE IF NOT EXISTS pauses (
@@ -87,4 +136,34 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1');
-INSERT OR IGNORE INTO meta (key, value) VALUES ('waiting_seq', '0');
+
+-- Characters made upstream, as JSON, by creation.
+CREATE TABLE IF NOT EXISTS characters (
+  id         TEXT PRIMARY KEY,
+  json       TEXT NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS characters_by_created ON characters (created_ms, id);
+
+-- Character names, each held by one character or by one creation under way.
+CREATE TABLE IF NOT EXISTS character_names (
+  name TEXT PRIMARY KEY,
+  id   TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Idempotency keys of POST /v1/characters, each bound to the character it makes.
+CREATE TABLE IF NOT EXISTS character_idempotency (
+  key         TEXT PRIMARY KEY,
+  id          TEXT NOT NULL,
+  fingerprint TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Character creations under way, reserved before the upstream is paid; key and name are ''
+-- for none.
+CREATE TABLE IF NOT EXISTS character_reservations (
+  id          TEXT PRIMARY KEY,
+  key         TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  started_ms  INTEGER NOT NULL
+) WITHOUT ROWID;

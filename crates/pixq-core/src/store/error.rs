@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::job::JobId;
+use crate::job::{BatchId, JobId};
 
 /// Which home the state lives in; named in errors and in `/readyz`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,6 +61,27 @@ pub enum StoreError {
         /// The job it names.
         job: JobId,
     },
+    /// An idempotency key names a batch already: one made from another body, or one still
+    /// being written (answering it now could answer half a batch).
+    #[error(
+        "idempotency key {key:?} already names batch {batch}{}: use a new key, or wait and resend the same body",
+        if *in_progress { ", which is still being written" } else { ", made from another body" }
+    )]
+    BatchKeyTaken {
+        /// The reused key.
+        key: String,
+        /// The batch it names.
+        batch: BatchId,
+        /// Whether that batch is still being written.
+        in_progress: bool,
+    },
+    /// A batch with this id exists already.
+    #[error("batch {0} already exists: create it under a fresh id")]
+    DuplicateBatch(BatchId),
+    /// There is no such batch, or not in the state the call needs (a batch that is not
+    /// being written cannot be added to).
+    #[error("batch {0} does not exist, or is not being written")]
+    UnknownBatch(BatchId),
     /// A job with this id already exists.
     #[error("job {0} already exists: create it under a fresh id")]
     Duplicate(JobId),

@@ -153,6 +153,14 @@ pub trait Jobs: Send + Sync {
     /// Backend failures and [`StoreError::Corrupt`].
     async fn get(&self, id: &JobId) -> Result<Option<Job>, StoreError>;
 
+    /// The records of `ids`, in the same order (`None` for unknown or expired ones), in one
+    /// round trip: what a batch's results and controls read a page of chains with.
+    ///
+    /// # Errors
+    ///
+    /// Backend failures and [`StoreError::Corrupt`].
+    async fn get_many(&self, ids: &[JobId]) -> Result<Vec<Option<Job>>, StoreError>;
+
     /// Applies a transition as one conditional write: [`Outcome::Applied`] if the job was in
     /// a state the transition starts from, otherwise [`Outcome::Stale`] (or
     /// [`Outcome::TaskTaken`]) and nothing changes.

@@ -20,6 +20,8 @@
 //! | pauses | [`Pauses`] | tokens paused after an account-level refusal |
 //! | poll gate | [`PollGate`] | one poll a second per upstream task |
 //! | dead letters | [`DeadLetters`] | schedule entries that name no job |
+//! | characters | [`Characters`] | characters made upstream, their names, creations under way |
+//! | batches | [`Batches`] | batches: counts kept as their jobs move, their chains in order |
 
 mod error;
 mod jobs;
@@ -40,6 +42,8 @@ pub use look::{Basis, Claim, Committed, Effects, SlotEffect, SlotRequest, SlotTu
 pub use open::{Home, open};
 pub(crate) use wake::Wake;
 
+use crate::batch::Batches;
+use crate::character::Characters;
 use crate::limits::{Pauses, PollGate, Slots, WaitLine};
 use crate::queue::{DeadLetters, Schedule};
 use crate::state::Transition;
@@ -70,6 +74,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Schedule entries set aside.
     fn dead_letters(&self) -> &dyn DeadLetters;
+
+    /// Characters made upstream, and the creations under way that guard the payment.
+    fn characters(&self) -> &dyn Characters;
+
+    /// Batches: their counts, their chains in order, how they are written.
+    fn batches(&self) -> &dyn Batches;
 
     /// Takes up to `limit` due jobs for `holder` as [`Schedule::take_due`] does, each with its
     /// record, in one call: a worker's doorbell.

@@ -328,3 +328,41 @@ pub async fn a_probe_without_a_free_slot_hands_the_probe_back(store: &SharedStor
         SlotTurn::Taken { probe: Some(_), .. }
     ));
 }
+
+pub async fn a_batch_arriving_late_takes_a_free_slot_in_its_turn(store: &SharedStore) {
+    let (_, large) = crate::batches::accepted(
+        store,
+        vec![(0..6).map(|_| crate::jobs::new_job()).collect()],
+    )
+    .await;
+    let (_, small) = crate::batches::accepted(store, vec![vec![crate::jobs::new_job()]]).await;
+    // Two slots: the large batch's first two take them, its other four wait, turns 1 to 4.
+    for (i, id) in large.iter().enumerate() {
+        let turn = store.take_slot(&request(id, 2)).await.unwrap();
+        assert_eq!(
+            matches!(turn, SlotTurn::Taken { .. }),
+            i < 2,
+            "{i}: {turn:?}"
+        );
+    }
+    assert!(store.slots().release("tok", &large[0]).await.unwrap());
+    assert!(store.slots().release("tok", &large[1]).await.unwrap());
+    // Two slots are free. The small batch's job has had no turn yet: it waits beside the
+    // large batch's next job, not behind all four, so it is in turn at once.
+    assert!(matches!(
+        store.take_slot(&request(&small[0], 2)).await.unwrap(),
+        SlotTurn::Taken { held: 1, .. }
+    ));
+    assert!(matches!(
+        store.take_slot(&request(&large[3], 2)).await.unwrap(),
+        SlotTurn::Wait { held: 1, .. }
+    ));
+    assert!(matches!(
+        store.take_slot(&request(&large[2], 2)).await.unwrap(),
+        SlotTurn::Taken { held: 2, .. }
+    ));
+    assert_eq!(
+        store.wait_line().first("tok", 10).await.unwrap(),
+        large[3..].to_vec(),
+    );
+}

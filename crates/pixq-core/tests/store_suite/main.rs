@@ -9,7 +9,9 @@
 //! (for Redis: its own key prefix; for SQLite: its own data dir) and removes it at the end,
 //! pass or fail.
 
+mod batches;
 mod chains;
+mod characters;
 mod claims;
 mod creation;
 mod dead_letters;
@@ -188,7 +190,22 @@ macro_rules! suite {
                 look::slots_are_taken_in_the_order_of_the_line,
                 look::a_paused_token_parks_jobs_and_lets_one_probe_after_its_until,
                 look::a_probe_without_a_free_slot_hands_the_probe_back,
+                look::a_batch_arriving_late_takes_a_free_slot_in_its_turn,
                 dead_letters::dead_letters_keep_the_payload_and_the_reason,
+                batches::a_batch_is_invisible_and_nothing_of_it_due_until_accepted,
+                batches::counts_move_with_the_chains_and_the_batch_finishes_when_all_have_ended,
+                batches::an_idempotency_key_is_taken_at_begin_and_replays_the_accepted_batch,
+                batches::a_batch_whose_writer_died_is_swept_with_its_jobs_and_frees_its_key,
+                batches::a_late_small_batch_takes_turns_with_a_large_one_in_the_wait_line,
+                characters::characters_replay_the_first_for_a_key_with_the_same_body,
+                characters::characters_conflict_for_a_key_with_another_body_finished_or_not,
+                characters::characters_stay_in_progress_for_ever_for_a_key_whose_creation_never_finished,
+                characters::characters_refuse_a_taken_name_before_paying,
+                characters::characters_abandoned_free_their_key_and_name,
+                characters::characters_reserved_long_ago_lose_their_name_and_keep_their_key,
+                characters::characters_are_listed_newest_first,
+                characters::characters_are_found_by_their_exact_name_once_finished,
+                characters::characters_begun_concurrently_under_one_key_or_name_reserve_once,
             ];
             backend: [
                 chains::succeed_keeps_an_existing_next_step,

@@ -1,0 +1,112 @@
+//! [`BatchView`], the batch object, and [`ResultLine`], one line of a batch's results.
+
+use chrono::{DateTime, Utc};
+use pixq_core::batch::{Batch, ChainState, Counts};
+use pixq_core::job::{BatchId, JobId};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::chains::Chain;
+
+/// The batch object of INTERFACE.md: counts of its chains (a prompt with its extends is one)
+/// by state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchView {
+    /// The batch's id.
+    pub id: BatchId,
+    /// Its name, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// How many chains it has.
+    pub total: u64,
+    /// How many are queued, running, succeeded, failed and cancelled.
+    pub counts: Counts,
+    /// Where the batch is POSTed when it ends.
+    pub webhook_url: Option<String>,
+    /// When it was accepted.
+    pub created_at: DateTime<Utc>,
+    /// When its last chain ended; `null` while any is queued or running.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<Batch> for BatchView {
+    fn from(batch: Batch) -> Self {
+        BatchView {
+            id: batch.id,
+            name: batch.name,
+            total: batch.total,
+            counts: batch.counts,
+            webhook_url: batch.webhook_url,
+            created_at: batch.created_at,
+            finished_at: batch.finished_at,
+        }
+    }
+}
+
+/// Why a chain did not succeed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResultError {
+    /// The code, as on the job.
+    pub code: String,
+    /// The message, as on the job.
+    pub message: String,
+}
+
+/// One line of `GET /v1/batches/{id}/results`: a chain, its final video or its error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResultLine {
+    /// The chain's place in the batch, from 0, in the order submitted.
+    pub index: usize,
+    /// The chain's first step (the job `POST /v1/batches` made).
+    pub job_id: JobId,
+    /// The step the chain got to: its last when it succeeded, the one that stopped it
+    /// otherwise.
+    pub final_job_id: Option<JobId>,
+    /// The chain's state, or `expired` when its jobs are gone after `retention.finished`.
+    pub state: &'static str,
+    /// The first step's prompt.
+    pub prompt: Option<String>,
+    /// The final video's id, when the chain succeeded.
+    pub video_id: Option<pixverse::VideoId>,
+    /// The final video, when the chain succeeded.
+    pub video_url: Option<String>,
+    /// Why the chain failed or was cancelled.
+    pub error: Option<ResultError>,
+    /// The first step's metadata, as given.
+    pub metadata: Value,
+}
+
+impl ResultLine {
+    /// The line of the chain at `index`.
+    pub(crate) fn of(index: usize, chain: &Chain) -> Self {
+        let current = chain.current();
+        let state = chain.state();
+        let succeeded = state == Some(ChainState::Succeeded);
+        let result = current
+            .and_then(|job| job.result.as_ref())
+            .filter(|_| succeeded);
+        ResultLine {
+            index,
+            job_id: chain.root.clone(),
+            final_job_id: current.map(|job| job.id.clone()),
+            state: state.map_or("expired", ChainState::as_str),
+            prompt: chain
+                .first()
+                .and_then(|job| job.params.get("prompt"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            video_id: result.map(|r| r.video_id),
+            video_url: result.map(|r| r.video_url.clone()),
+            error: current
+                .filter(|_| !succeeded)
+                .and_then(|job| job.error.as_ref())
+                .map(|e| ResultError {
+                    code: e.code.clone(),
+                    message: e.message.clone(),
+                }),
+            metadata: chain
+                .first()
+                .map_or(Value::Null, |job| job.metadata.clone()),
+        }
+    }
+}

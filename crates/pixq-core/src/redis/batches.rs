@@ -1,0 +1,294 @@
+//! [`Batches`] on Redis: `{p}:batchrec:{id}` (the record and its counts),
+//! `{p}:batch-roots:{id}` (the chains in order), `{p}:batches-writing` and
+//! `{p}:batch-idem:{key}`. The counts move inside `commit.lua` (`move` in `prelude.lua`).
+//!
+//! A batch is written in script calls of [`ADD_CHUNK`] chains, [`CALLS_PER_TRIP`] of them
+//! pipelined per round trip, so no one call holds Redis for long; it is accepted by one
+//! small script, and its chains are then made due [`RING_CHUNK`] at a time.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ::redis::AsyncCommands;
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::RedisStore;
+use crate::batch::{Batch, Batches, Begun, ChainState, Counts, NewBatch};
+use crate::job::{BatchId, JobId, NewJob};
+use crate::store::{IdempotencyKey, StoreError};
+
+/// Chains written by one call of `batch_add.lua`.
+const ADD_CHUNK: usize = 500;
+
+/// Calls of `batch_add.lua` sent in one round trip.
+const CALLS_PER_TRIP: usize = 8;
+
+/// Chains made due by one call of `batch_ring.lua`.
+const RING_CHUNK: usize = 5000;
+
+/// Chains deleted by one call of `batch_discard.lua`.
+const DISCARD_CHUNK: usize = 2000;
+
+/// Abandoned batches one sweep discards.
+const SWEEP_LIMIT: isize = 16;
+
+impl RedisStore {
+    /// Deletes a batch still being written, a chunk per call; whether there was one.
+    async fn discard_batch(&self, batch: &BatchId) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        loop {
+            let left: i64 = self
+                .scripts
+                .batch_discard
+                .arg(&self.keys.layout()[..])
+                .arg(batch.as_str())
+                .arg(DISCARD_CHUNK)
+                .arg(self.keys.batches_writing())
+                .invoke_async(&mut conn)
+                .await?;
+            match left {
+                -1 => return Ok(false),
+                0 => return Ok(true),
+                _ => continue,
+            }
+        }
+    }
+}
+
+/// Reads a batch record from its hash fields; `None` unless accepted.
+fn batch_from(id: &BatchId, fields: &HashMap<String, String>) -> Result<Option<Batch>, StoreError> {
+    if fields.get("status").map(String::as_str) != Some("accepted") {
+        return Ok(None);
+    }
+    let what = || format!("batch {id}");
+    let number = |name: &str| -> Result<i64, StoreError> {
+        let text = fields.get(name).map(String::as_str).unwrap_or("0");
+        text.parse::<i64>()
+            .map_err(|_| StoreError::corrupt(what(), format!("{name} is {text:?}")))
+    };
+    let count = |name: &str| -> Result<u64, StoreError> {
+        Ok(u64::try_from(number(name)?.max(0)).unwrap_or(0))
+    };
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .ok_or_else(|| StoreError::corrupt(what(), format!("time {ms} is out of range")))
+    };
+    let mut counts = Counts::default();
+    for state in ChainState::ALL {
+        *counts.get_mut(state) = count(state.as_str())?;
+    }
+    Ok(Some(Batch {
+        id: id.clone(),
+        name: fields.get("name").cloned(),
+        total: count("total")?,
+        counts,
+        webhook_url: fields.get("webhook").cloned(),
+        created_at: time(number("created")?)?,
+        finished_at: match fields.get("finished") {
+            Some(_) => Some(time(number("finished")?)?),
+            None => None,
+        },
+    }))
+}
+
+fn reply_error(script: &str, reply: &[String]) -> StoreError {
+    StoreError::corrupt(
+        format!("the reply of {script}.lua"),
+        format!("unexpected {reply:?}"),
+    )
+}
+
+#[async_trait]
+impl Batches for RedisStore {
+    async fn begin(
+        &self,
+        batch: &NewBatch,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Begun, StoreError> {
+        let mut conn = self.conn();
+        let reply: Vec<String> = self
+            .scripts
+            .batch_begin
+            .arg(&self.keys.layout()[..])
+            .arg(batch.id.as_str())
+            .arg(
+                idempotency
+                    .map(|k| self.keys.batch_idempotency(&k.key))
+                    .unwrap_or_default(),
+            )
+            .arg(idempotency.map_or("", |k| k.fingerprint.as_str()))
+            .arg(batch.name.as_deref().unwrap_or(""))
+            .arg(batch.webhook_url.as_deref().unwrap_or(""))
+            .arg(Utc::now().timestamp_millis())
+            .arg(self.keys.batches_writing())
+            .invoke_async(&mut conn)
+            .await?;
+        match reply.as_slice() {
+            [tag] if tag == "writing" => Ok(Begun::Writing),
+            [tag] if tag == "exists" => Err(StoreError::DuplicateBatch(batch.id.clone())),
+            [tag, first] if tag == "replayed" => {
+                let first = BatchId::from(first.as_str());
+                match self.get(&first).await? {
+                    Some(found) => Ok(Begun::Replayed(found)),
+                    // It expired between the two calls: as if the key were free, once.
+                    None => Err(StoreError::BatchKeyTaken {
+                        key: idempotency.map(|k| k.key.clone()).unwrap_or_default(),
+                        batch: first,
+                        in_progress: false,
+                    }),
+                }
+            }
+            [tag, first, writing] if tag == "taken" => Err(StoreError::BatchKeyTaken {
+                key: idempotency.map(|k| k.key.clone()).unwrap_or_default(),
+                batch: BatchId::from(first.as_str()),
+                in_progress: writing == "1",
+            }),
+            _ => Err(reply_error("batch_begin", &reply)),
+        }
+    }
+
+    async fn add(&self, batch: &BatchId, jobs: Vec<NewJob>) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let created_ms = now.timestamp_millis();
+        let mut conn = self.conn();
+        let layout = self.keys.layout();
+        let calls: Vec<Vec<NewJob>> = {
+            let mut jobs = jobs.into_iter().peekable();
+            let mut calls = Vec::new();
+            while jobs.peek().is_some() {
+                calls.push(jobs.by_ref().take(ADD_CHUNK).collect());
+            }
+            calls
+        };
+        // Pipelined calls go by hash: load the script first (once per chunk of the API's).
+        self.scripts.batch_add.load_async(&mut conn).await?;
+        for trip in calls.chunks(CALLS_PER_TRIP) {
+            let mut pipe = ::redis::pipe();
+            for chunk in trip {
+                let call = pipe.cmd("EVALSHA");
+                call.arg(self.scripts.batch_add.get_hash())
+                    .arg(0)
+                    .arg(&layout[..])
+                    .arg(batch.as_str())
+                    .arg(chunk.len());
+                for job in chunk {
+                    let job = job.clone().in_batch(batch.clone()).into_job(now);
+                    let json = serde_json::to_string(&job).map_err(|e| {
+                        StoreError::corrupt(
+                            format!("job {}", job.id),
+                            format!("cannot encode: {e}"),
+                        )
+                    })?;
+                    call.arg(job.id.as_str()).arg(json).arg(created_ms);
+                }
+            }
+            let replies: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
+            for reply in replies {
+                match reply.as_slice() {
+                    [tag] if tag == "added" => {}
+                    [tag] if tag == "not_writing" => {
+                        return Err(StoreError::UnknownBatch(batch.clone()));
+                    }
+                    [tag, id] if tag == "exists" => {
+                        return Err(StoreError::Duplicate(JobId::from(id.as_str())));
+                    }
+                    _ => return Err(reply_error("batch_add", &reply)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn accept(&self, batch: &BatchId) -> Result<Batch, StoreError> {
+        let mut conn = self.conn();
+        let now = Utc::now();
+        let reply: Vec<String> = self
+            .scripts
+            .batch_accept
+            .arg(&self.keys.layout()[..])
+            .arg(batch.as_str())
+            .arg(now.timestamp_millis())
+            .arg(self.keys.batches_writing())
+            .invoke_async(&mut conn)
+            .await?;
+        match reply.as_slice() {
+            [tag] if tag == "accepted" => {}
+            [tag] if tag == "not_writing" => return Err(StoreError::UnknownBatch(batch.clone())),
+            _ => return Err(reply_error("batch_accept", &reply)),
+        }
+        let mut offset = 0usize;
+        loop {
+            let rang: usize = self
+                .scripts
+                .batch_ring
+                .arg(&self.keys.layout()[..])
+                .arg(batch.as_str())
+                .arg(offset)
+                .arg(RING_CHUNK)
+                .arg(now.timestamp_millis())
+                .invoke_async(&mut conn)
+                .await?;
+            offset += rang;
+            if rang < RING_CHUNK {
+                break;
+            }
+        }
+        if offset > 0 {
+            let _: i64 = conn.publish(self.keys.rung_channel(), 1).await?;
+            self.wake.now();
+        }
+        self.get(batch)
+            .await?
+            .ok_or_else(|| StoreError::UnknownBatch(batch.clone()))
+    }
+
+    async fn discard(&self, batch: &BatchId) -> Result<bool, StoreError> {
+        self.discard_batch(batch).await
+    }
+
+    async fn get(&self, batch: &BatchId) -> Result<Option<Batch>, StoreError> {
+        let mut conn = self.conn();
+        let fields: HashMap<String, String> = conn.hgetall(self.keys.batch_record(batch)).await?;
+        batch_from(batch, &fields)
+    }
+
+    async fn roots(
+        &self,
+        batch: &BatchId,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<JobId>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let start = isize::try_from(offset).unwrap_or(isize::MAX);
+        let stop = start.saturating_add(isize::try_from(limit).unwrap_or(isize::MAX) - 1);
+        let mut conn = self.conn();
+        let ids: Vec<String> = conn
+            .lrange(self.keys.batch_roots(batch), start, stop)
+            .await?;
+        Ok(ids.into_iter().map(JobId::from).collect())
+    }
+
+    async fn sweep_abandoned(&self, older_than: Duration) -> Result<usize, StoreError> {
+        let cutoff = Utc::now().timestamp_millis()
+            - i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        let mut conn = self.conn();
+        let ids: Vec<String> = conn
+            .zrangebyscore_limit(self.keys.batches_writing(), "-inf", cutoff, 0, SWEEP_LIMIT)
+            .await?;
+        let mut swept = 0;
+        for id in ids {
+            let batch = BatchId::from(id.as_str());
+            if self.discard_batch(&batch).await? {
+                tracing::warn!(%batch, "discarded a batch whose writer gave up before accepting it");
+                swept += 1;
+            } else {
+                // Accepted meanwhile, or gone: it is not being written any more.
+                let _: i64 = conn.zrem(self.keys.batches_writing(), &id).await?;
+            }
+        }
+        Ok(swept)
+    }
+}
