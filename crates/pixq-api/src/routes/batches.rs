@@ -6,6 +6,8 @@
 //! written in chunks and accepted in one step (see `pixq_core::batch`), inside a task of its
 //! own, so a client that hangs up mid-way leaves a whole batch, never half of one.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Request, State};
@@ -39,7 +41,7 @@ pub const MAX_BATCH_BODY: usize = 16 * 1024 * 1024;
 pub(crate) const MAX_LISTED: usize = 100;
 
 /// Chains handed to the store per `add`.
-const WRITE_CHUNK: usize = 5000;
+const WRITE_CHUNK: usize = 20_000;
 
 /// Chains read per page by cancel and retry.
 const PAGE: usize = 500;
@@ -282,8 +284,32 @@ async fn write(
         return Ok((first, StatusCode::OK));
     }
     let written = async {
-        for chunk in validated.specs.chunks(WRITE_CHUNK) {
-            let jobs = chunk.iter().map(chain::new_job).collect();
+        // Each chunk's jobs are made on a blocking thread while the store writes the one
+        // before.
+        let specs = Arc::new(validated.specs);
+        let make = |from: usize| {
+            let specs = Arc::clone(&specs);
+            tokio::task::spawn_blocking(move || {
+                let to = (from + WRITE_CHUNK).min(specs.len());
+                specs[from..to]
+                    .iter()
+                    .map(chain::new_job)
+                    .collect::<Vec<_>>()
+            })
+        };
+        let mut next = Some(make(0));
+        let mut from = 0;
+        while let Some(making) = next.take() {
+            let jobs = making.await.map_err(|e| {
+                StoreError::corrupt(
+                    format!("batch {}", new.id),
+                    format!("making its jobs failed: {e}"),
+                )
+            })?;
+            from += jobs.len();
+            if from < specs.len() {
+                next = Some(make(from));
+            }
             store.batches().add(&new.id, jobs).await?;
         }
         store.batches().accept(&new.id).await

@@ -6,7 +6,7 @@
 //! pipelined per round trip, so no one call holds Redis for long; it is accepted by one
 //! small script, and its chains are then made due [`RING_CHUNK`] at a time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use ::redis::AsyncCommands;
@@ -54,6 +54,77 @@ impl RedisStore {
             }
         }
     }
+}
+
+/// Encodes a batch's chains into trips of `batch_add.lua` calls, off the async threads.
+struct Encoder {
+    hash: String,
+    layout: Vec<String>,
+    batch: BatchId,
+    now: chrono::DateTime<Utc>,
+}
+
+impl Encoder {
+    /// Sends the trips of `jobs` down `tx`, [`CALLS_PER_TRIP`] calls of [`ADD_CHUNK`] chains
+    /// each, until done or the receiver is gone.
+    fn run(
+        self,
+        jobs: Vec<NewJob>,
+        tx: &tokio::sync::mpsc::Sender<Result<::redis::Pipeline, StoreError>>,
+    ) {
+        let mut jobs = jobs.into_iter().peekable();
+        while jobs.peek().is_some() {
+            let trip = self.trip(&mut jobs);
+            let failed = trip.is_err();
+            if tx.blocking_send(trip).is_err() || failed {
+                return;
+            }
+        }
+    }
+
+    fn trip(
+        &self,
+        jobs: &mut impl Iterator<Item = NewJob>,
+    ) -> Result<::redis::Pipeline, StoreError> {
+        let created_ms = self.now.timestamp_millis();
+        let mut pipe = ::redis::pipe();
+        for _ in 0..CALLS_PER_TRIP {
+            let chunk: Vec<NewJob> = jobs.by_ref().take(ADD_CHUNK).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let call = pipe.cmd("EVALSHA");
+            call.arg(&self.hash)
+                .arg(0)
+                .arg(&self.layout)
+                .arg(self.batch.as_str())
+                .arg(created_ms)
+                .arg(chunk.len());
+            for job in chunk {
+                let job = job.in_batch(self.batch.clone()).into_job(self.now);
+                let json = serde_json::to_string(&job).map_err(|e| {
+                    StoreError::corrupt(format!("job {}", job.id), format!("cannot encode: {e}"))
+                })?;
+                call.arg(job.id.as_str()).arg(json);
+            }
+        }
+        Ok(pipe)
+    }
+}
+
+/// Reads the replies of one trip of `batch_add.lua`.
+fn added(batch: &BatchId, replies: Vec<Vec<String>>) -> Result<(), StoreError> {
+    for reply in replies {
+        match reply.as_slice() {
+            [tag] if tag == "added" => {}
+            [tag] if tag == "not_writing" => return Err(StoreError::UnknownBatch(batch.clone())),
+            [tag, id] if tag == "exists" => {
+                return Err(StoreError::Duplicate(JobId::from(id.as_str())));
+            }
+            _ => return Err(reply_error("batch_add", &reply)),
+        }
+    }
+    Ok(())
 }
 
 /// Reads a batch record from its hash fields; `None` unless accepted.
@@ -149,55 +220,42 @@ impl Batches for RedisStore {
     }
 
     async fn add(&self, batch: &BatchId, jobs: Vec<NewJob>) -> Result<(), StoreError> {
-        let now = Utc::now();
-        let created_ms = now.timestamp_millis();
         let mut conn = self.conn();
-        let layout = self.keys.layout();
-        let calls: Vec<Vec<NewJob>> = {
-            let mut jobs = jobs.into_iter().peekable();
-            let mut calls = Vec::new();
-            while jobs.peek().is_some() {
-                calls.push(jobs.by_ref().take(ADD_CHUNK).collect());
-            }
-            calls
-        };
         // Pipelined calls go by hash: load the script first (once per chunk of the API's).
         self.scripts.batch_add.load_async(&mut conn).await?;
-        for trip in calls.chunks(CALLS_PER_TRIP) {
-            let mut pipe = ::redis::pipe();
-            for chunk in trip {
-                let call = pipe.cmd("EVALSHA");
-                call.arg(self.scripts.batch_add.get_hash())
-                    .arg(0)
-                    .arg(&layout[..])
-                    .arg(batch.as_str())
-                    .arg(chunk.len());
-                for job in chunk {
-                    let job = job.clone().in_batch(batch.clone()).into_job(now);
-                    let json = serde_json::to_string(&job).map_err(|e| {
-                        StoreError::corrupt(
-                            format!("job {}", job.id),
-                            format!("cannot encode: {e}"),
-                        )
-                    })?;
-                    call.arg(job.id.as_str()).arg(json).arg(created_ms);
-                }
+        // A thread encodes the next trips while Redis runs this one, and two trips are in
+        // flight at once, so neither side waits for the other.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+        let encoder = Encoder {
+            hash: self.scripts.batch_add.get_hash().to_owned(),
+            layout: self.keys.layout().to_vec(),
+            batch: batch.clone(),
+            now: Utc::now(),
+        };
+        let encoding = tokio::task::spawn_blocking(move || encoder.run(jobs, &tx));
+        let mut in_flight = VecDeque::new();
+        while let Some(pipe) = rx.recv().await {
+            let pipe: ::redis::Pipeline = pipe?;
+            let mut conn = conn.clone();
+            let mut trip =
+                Box::pin(async move { pipe.query_async::<Vec<Vec<String>>>(&mut conn).await });
+            // Polled once now, so it is sent now, in order: the chains keep their order.
+            match futures::poll!(trip.as_mut()) {
+                std::task::Poll::Ready(replies) => added(batch, replies?)?,
+                std::task::Poll::Pending => in_flight.push_back(trip),
             }
-            let replies: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
-            for reply in replies {
-                match reply.as_slice() {
-                    [tag] if tag == "added" => {}
-                    [tag] if tag == "not_writing" => {
-                        return Err(StoreError::UnknownBatch(batch.clone()));
-                    }
-                    [tag, id] if tag == "exists" => {
-                        return Err(StoreError::Duplicate(JobId::from(id.as_str())));
-                    }
-                    _ => return Err(reply_error("batch_add", &reply)),
+            while in_flight.len() >= 2 {
+                if let Some(trip) = in_flight.pop_front() {
+                    added(batch, trip.await?)?;
                 }
             }
         }
-        Ok(())
+        while let Some(trip) = in_flight.pop_front() {
+            added(batch, trip.await?)?;
+        }
+        encoding.await.map_err(|e| {
+            StoreError::corrupt(format!("batch {batch}"), format!("encoding failed: {e}"))
+        })
     }
 
     async fn accept(&self, batch: &BatchId) -> Result<Batch, StoreError> {
