@@ -55,6 +55,10 @@ pub struct Args {
     #[arg(long)]
     pub full: bool,
 
+    /// Prompts in the `accept` scenario's batch.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub accept_prompts: u64,
+
     /// Jobs in flight in `parked`, instead of the size's default.
     #[arg(long)]
     pub parked_jobs: Option<u64>,
@@ -120,6 +124,8 @@ pub enum Scenario {
     Parked,
     /// The pipeline workload at 1, 2 and 4 worker processes: Redis cost per step.
     Scale,
+    /// One batch of 100,000 prompts: prompts accepted per second, beside BullMQ's addBulk.
+    Accept,
 }
 
 impl Scenario {
@@ -130,6 +136,7 @@ impl Scenario {
             Scenario::Latency => "latency",
             Scenario::Parked => "parked",
             Scenario::Scale => "scale",
+            Scenario::Accept => "accept",
         }
     }
 }

@@ -26,6 +26,7 @@ pub struct PeerParams {
     pub c: u64,
     /// Extend steps per chain.
     pub extend: u64,
+    pub enqueue_only: bool,
 }
 
 /// What one peer run printed and cost.
@@ -69,7 +70,8 @@ pub async fn run(
         .env("REDIS_URL", &params.redis_url)
         .env("N", params.n.to_string())
         .env("C", params.c.to_string())
-        .env("EXTEND", params.extend.to_string());
+        .env("EXTEND", params.extend.to_string())
+        .env("ENQUEUE_ONLY", if params.enqueue_only { "1" } else { "0" });
     let cpu_before = cpu::waited_children_ms()?;
     let started = Instant::now();
     let (status, stdout, stderr) = output(command, timeout).await?;

@@ -1,6 +1,7 @@
 //! The scenarios of the suite, one module each, and what they share: the context they run in
 //! and the outcome they hand back.
 
+pub mod accept;
 pub mod latency;
 pub mod parked;
 pub mod pipeline;
@@ -43,6 +44,7 @@ pub async fn run(scenario: Scenario, ctx: &Ctx) -> anyhow::Result<Outcome> {
         Scenario::Latency => latency::run(ctx).await,
         Scenario::Parked => parked::run(ctx).await,
         Scenario::Scale => scale::run(ctx).await,
+        Scenario::Accept => accept::run(ctx).await,
     }
 }
 

@@ -333,6 +333,7 @@ async fn run_peer(
             n: a.n,
             c: a.concurrency,
             extend: a.extend,
+            enqueue_only: false,
         };
         let r0 = Snapshot::take(&mut conn).await?;
         let sim0 = sim.stats().await?;
