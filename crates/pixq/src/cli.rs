@@ -23,6 +23,12 @@ pub struct Cli {
 /// The roles and client commands of the binary.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// A first run with nothing to set up: the simulator, the API and a worker in this
+    /// process submit the sample prompts with one extend each, show progress, print the results.
+    ///
+    /// Needs no Redis, no token and no configuration, and reads none (`pixq.toml`, PIXQ__* and
+    /// REDIS_URL are ignored). Exits 0 when every chain succeeded, 1 otherwise.
+    Demo(crate::commands::demo::DemoArgs),
     /// Serve the API and run a worker in one process: pixq on one machine.
     ///
     /// Keeps its state in a SQLite file under data_dir (default ./pixq-data) unless redis.url
@@ -40,12 +46,24 @@ pub enum Command {
     /// Shows what the defaults, the file and the PIXQ__* environment variables add up to, as
     /// TOML. Exits 2, naming the key, when the configuration is invalid.
     Config,
-    /// Show a job, human readable; `--json` gives the raw object.
+    /// Submit a prompt file (.txt, .jsonl or .csv; `-` for stdin) as one batch.
+    ///
+    /// Checks every line first: a bad line exits 2, naming the file, the line and the field,
+    /// and sends nothing. With --wait, shows progress until every job has ended, prints the
+    /// results, and exits 0 when all succeeded, 1 otherwise.
+    Submit(Box<crate::client::submit::SubmitArgs>),
+    /// Follow a batch or a job until it ends, with progress, then print the results.
+    Watch(crate::client::watch::WatchArgs),
+    /// Show a job or a batch, human readable; `--json` gives the raw object.
     Status(crate::client::status::StatusArgs),
     /// List jobs, newest first.
     Jobs(crate::client::jobs::JobsArgs),
-    /// Cancel a job and its chain.
+    /// Cancel a job and its chain, or every unfinished job of a batch.
     Cancel(crate::client::cancel::CancelArgs),
-    /// Re-drive a failed job from its failed step.
+    /// Re-drive a failed job from its failed step, or every failed job of a batch.
     Retry(crate::client::retry::RetryArgs),
+    /// Make a reusable character from images (`create URL… --name N`), or list them.
+    ///
+    /// A job, a batch default or a CSV column names it by its asset id or its name.
+    Character(crate::client::character::CharacterArgs),
 }

@@ -1,5 +1,6 @@
 //! Log set-up: human-readable lines on stderr, filtered by `RUST_LOG` (default
-//! [`DEFAULT_FILTER`]), coloured only when stderr is a terminal.
+//! [`DEFAULT_FILTER`], [`DEMO_FILTER`] for `pixq demo`), coloured only when stderr is a
+//! terminal.
 
 use tracing_subscriber::EnvFilter;
 
@@ -8,10 +9,15 @@ use tracing_subscriber::EnvFilter;
 /// would add three lines per worker per failure. `RUST_LOG=info` shows them again.
 pub const DEFAULT_FILTER: &str = "info,apalis_core=off";
 
-/// Installs the global subscriber. Safe to call once per process.
-pub fn init() {
+/// What `pixq demo` logs without `RUST_LOG`: warnings only, since the worker's lines for
+/// every job would bury its progress bars and table. `RUST_LOG=info` shows them.
+pub const DEMO_FILTER: &str = "warn,apalis_core=off";
+
+/// Installs the global subscriber, filtered by `RUST_LOG` or else `default_filter`. Safe to
+/// call once per process.
+pub fn init(default_filter: &str) {
     let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

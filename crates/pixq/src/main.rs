@@ -33,7 +33,10 @@ fn main() -> ExitCode {
 /// Builds the runtime and dispatches to the command. Kept apart from `main` so the exit-code
 /// decision stays in one place.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    logging::init();
+    logging::init(match cli.command {
+        cli::Command::Demo(_) => logging::DEMO_FILTER,
+        _ => logging::DEFAULT_FILTER,
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

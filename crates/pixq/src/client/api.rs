@@ -1,23 +1,31 @@
-//! The HTTP side of the client commands: one [`ApiClient`] that sends requests to the pixq API,
-//! and one [`ApiError`] that classifies every way a call can fail, so each command maps a
-//! failure to the same message and exit code.
+//! The HTTP side of the client commands: one [`ApiClient`] that sends requests to the pixq API
+//! and turns every failure into an [`ApiError`].
 
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use reqwest::{Method, StatusCode};
-use serde::Deserialize;
+use serde_json::Value;
 use url::Url;
 
+use super::batch::{BatchObject, BatchRetry, Results};
+use super::error::{ErrorBody, RejectedEntry};
 use super::job::{JobObject, JobView, JobsPage};
-use super::{ApiArgs, Exit, plain};
+use super::{ApiArgs, ApiError, plain};
 
 /// How long to wait for a TCP connection: a local API answers at once, so a long wait only
 /// delays the "is it running?" hint.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How long one request may take in all. Every call here reads or changes one small record.
+/// How long one request may take in all. Every call here reads or changes one small record,
+/// except the two below.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a batch may take to send or its results to arrive: up to 100,000 jobs each way.
+const BULK_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The header that makes a submit safe to repeat.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// Why a token was refused before sending; it never quotes the token.
 const BAD_TOKEN: &str =
@@ -26,120 +34,13 @@ const BAD_TOKEN: &str =
 /// What replaces the token wherever the server echoed it back.
 const MASK: &str = "***";
 
-/// Why a call to the pixq API failed. Each variant has one exit code ([`ApiError::exit`]) and a
-/// message that says what to do next; none of them ever contains the token.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// 404: the job (or batch) does not exist, or no longer does.
-    #[error(
-        "not found: {message} (check the id; finished jobs are deleted after retention.finished)"
-    )]
-    NotFound {
-        /// The server's explanation.
-        message: String,
-    },
-    /// 409: the request conflicts with the record's state, e.g. cancelling a finished job.
-    #[error("conflict: {message}")]
-    Conflict {
-        /// The server's error code.
-        code: String,
-        /// The server's explanation.
-        message: String,
-    },
-    /// Another 4xx: the input was invalid (400, 413, 415, 422, …).
-    #[error("the API rejected the request ({status}, {code}): {message}{}", field_note(.field))]
-    Rejected {
-        /// The HTTP status.
-        status: u16,
-        /// The server's error code.
-        code: String,
-        /// The server's explanation.
-        message: String,
-        /// The input field at fault, when the server named one.
-        field: Option<String>,
-    },
-    /// No answer: the connection was refused, dropped or timed out.
-    #[error(
-        "cannot reach the pixq API at {api}: {reason} (start it with `pixq run` or `pixq api`, or point --api / PIXQ_API_URL at it)"
-    )]
-    Unreachable {
-        /// The API's base URL, without any password.
-        api: String,
-        /// What the network said.
-        reason: String,
-    },
-    /// 401 or 403: the token is missing, unknown or not allowed.
-    #[error("the API refused the request ({status}): {message} ({})", token_hint(*.token_given))]
-    Unauthorized {
-        /// The HTTP status.
-        status: u16,
-        /// The server's explanation, scrubbed of the token.
-        message: String,
-        /// Whether a token was sent at all, which changes the advice.
-        token_given: bool,
-    },
-    /// A 5xx or a 429: the API could not serve the request now.
-    #[error("the API could not answer ({status}): {message} (try again later; see the API's log)")]
-    Server {
-        /// The HTTP status.
-        status: u16,
-        /// The server's explanation.
-        message: String,
-    },
-    /// A 2xx whose body is not what the pixq API sends.
-    #[error("the API's answer could not be read: {reason} (is --api pointing at a pixq API?)")]
-    InvalidResponse {
-        /// What was wrong with the body.
-        reason: String,
-    },
-    /// The command line cannot make a request, e.g. a blank id or a token that is not a valid
-    /// header value.
-    #[error("{0}")]
-    BadArgument(String),
-}
-
-fn field_note(field: &Option<String>) -> String {
-    field
-        .as_deref()
-        .map(|field| format!(" (field `{field}`)"))
-        .unwrap_or_default()
-}
-
-fn token_hint(token_given: bool) -> &'static str {
-    if token_given {
-        "check --token or PIXQ_API_TOKEN against the API's api.tokens"
-    } else {
-        "the API needs a token: pass --token or set PIXQ_API_TOKEN"
-    }
-}
-
-impl ApiError {
-    /// The exit code INTERFACE.md gives this failure; see the table in the module docs.
-    pub fn exit(&self) -> Exit {
-        match self {
-            ApiError::NotFound { .. } | ApiError::Conflict { .. } => Exit::Failed,
-            ApiError::Rejected { .. }
-            | ApiError::Unauthorized { .. }
-            | ApiError::BadArgument(_) => Exit::Usage,
-            ApiError::Unreachable { .. }
-            | ApiError::Server { .. }
-            | ApiError::InvalidResponse { .. } => Exit::Unreachable,
-        }
-    }
-}
-
-/// The body of every pixq API error: `{"error":{"code","message","field"?}}`.
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    code: String,
-    message: String,
-    #[serde(default)]
-    field: Option<String>,
+/// What one request sends besides its method and path.
+#[derive(Default)]
+struct Call<'a> {
+    query: &'a [(&'a str, &'a str)],
+    json: Option<&'a Value>,
+    idempotency_key: Option<&'a str>,
+    timeout: Option<Duration>,
 }
 
 /// Which jobs `GET /v1/jobs` should list.
@@ -266,29 +167,181 @@ impl ApiClient {
         Ok(JobView::parse_lenient(&text))
     }
 
-    /// Sends one request and returns the body of a 2xx answer; everything else becomes an
-    /// [`ApiError`]. Path segments are percent-encoded, so an id cannot reach another route.
+    /// `POST /v1/batches` with `{"jobs": [...]}`: the batch as accepted.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ApiError`]; [`ApiError::Rejected`] with `entries` when jobs are invalid, and
+    /// without them when the batch is too big (413).
+    pub async fn submit_batch(
+        &self,
+        jobs: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<BatchObject, ApiError> {
+        let call = Call {
+            json: Some(jobs),
+            idempotency_key,
+            timeout: Some(BULK_TIMEOUT),
+            ..Call::default()
+        };
+        let text = self.send(Method::POST, &["v1", "batches"], call).await?;
+        BatchObject::parse(text)
+    }
+
+    /// `GET /v1/batches/{id}`: the batch's counts and times.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ApiError`]; [`ApiError::NotFound`] for an unknown id.
+    pub async fn batch(&self, id: &str) -> Result<BatchObject, ApiError> {
+        let text = self
+            .call(Method::GET, &["v1", "batches", checked(id)?], &[])
+            .await?;
+        BatchObject::parse(text)
+    }
+
+    /// `GET /v1/batches/{id}/results`: one line per job, in submission order.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ApiError`]; [`ApiError::InvalidResponse`] for a line that is not a result.
+    pub async fn batch_results(&self, id: &str) -> Result<Results, ApiError> {
+        let call = Call {
+            timeout: Some(BULK_TIMEOUT),
+            ..Call::default()
+        };
+        let segments = ["v1", "batches", checked(id)?, "results"];
+        let text = self.send(Method::GET, &segments, call).await?;
+        Results::parse(&text)
+    }
+
+    /// `POST /v1/batches/{id}/cancel`: the batch as it stands afterwards.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ApiError`].
+    pub async fn cancel_batch(&self, id: &str) -> Result<BatchObject, ApiError> {
+        let text = self
+            .call(
+                Method::POST,
+                &["v1", "batches", checked(id)?, "cancel"],
+                &[],
+            )
+            .await?;
+        BatchObject::parse(text)
+    }
+
+    /// `POST /v1/batches/{id}/retry`: how many failed jobs go round again.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ApiError`].
+    pub async fn retry_batch(&self, id: &str) -> Result<BatchRetry, ApiError> {
+        let text = self
+            .call(Method::POST, &["v1", "batches", checked(id)?, "retry"], &[])
+            .await?;
+        serde_json::from_str(&text).map_err(|err| ApiError::InvalidResponse {
+            reason: format!("not a batch retry answer: {err}"),
+        })
+    }
+
+    /// `POST /v1/characters`: the character, made upstream or replayed for the same key.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ApiError`]; [`ApiError::Conflict`] for a taken name, or a key used with another
+    /// body or still in progress.
+    pub async fn create_character(
+        &self,
+        body: &Value,
+        idempotency_key: &str,
+    ) -> Result<Value, ApiError> {
+        let call = Call {
+            json: Some(body),
+            idempotency_key: Some(idempotency_key),
+            timeout: Some(BULK_TIMEOUT),
+            ..Call::default()
+        };
+        let text = self.send(Method::POST, &["v1", "characters"], call).await?;
+        serde_json::from_str(&text).map_err(|err| ApiError::InvalidResponse {
+            reason: format!("not a character: {err}"),
+        })
+    }
+
+    /// `GET /v1/characters`: every character, newest first.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ApiError`].
+    pub async fn characters(&self) -> Result<Vec<Value>, ApiError> {
+        let text = self.call(Method::GET, &["v1", "characters"], &[]).await?;
+        let body: Value = serde_json::from_str(&text).map_err(|err| ApiError::InvalidResponse {
+            reason: format!("not a character list: {err}"),
+        })?;
+        body["characters"]
+            .as_array()
+            .cloned()
+            .ok_or_else(|| ApiError::InvalidResponse {
+                reason: "the answer has no `characters` list".into(),
+            })
+    }
+
+    /// Sends a request with a query and nothing else; see [`ApiClient::send`].
     async fn call(
         &self,
         method: Method,
         segments: &[&str],
         query: &[(&str, &str)],
     ) -> Result<String, ApiError> {
+        let call = Call {
+            query,
+            ..Call::default()
+        };
+        self.send(method, segments, call).await
+    }
+
+    /// Sends one request and returns the body of a 2xx answer; everything else becomes an
+    /// [`ApiError`]. Path segments are percent-encoded, so an id cannot reach another route.
+    async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        call: Call<'_>,
+    ) -> Result<String, ApiError> {
         let mut url = self.base.clone();
         url.path_segments_mut()
             .map_err(|()| ApiError::BadArgument(format!("--api {} is not a base URL", self.shown)))?
             .pop_if_empty()
             .extend(segments);
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
+        if !call.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(call.query);
         }
         let mut request = self.http.request(method, url);
         if let Some(auth) = &self.auth {
             request = request.header(AUTHORIZATION, auth.clone());
         }
-        let response = request.send().await.map_err(|err| self.unreachable(err))?;
+        if let Some(key) = call.idempotency_key {
+            let key = HeaderValue::from_str(key).map_err(|_| {
+                ApiError::BadArgument(
+                    "the idempotency key has characters an HTTP header cannot carry".into(),
+                )
+            })?;
+            request = request.header(IDEMPOTENCY_KEY, key);
+        }
+        if let Some(body) = call.json {
+            request = request.json(body);
+        }
+        let timeout = call.timeout.unwrap_or(REQUEST_TIMEOUT);
+        request = request.timeout(timeout);
+        let response = request
+            .send()
+            .await
+            .map_err(|err| self.unreachable(err, timeout))?;
         let status = response.status();
-        let text = response.text().await.map_err(|err| self.unreachable(err))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|err| self.unreachable(err, timeout))?;
         if status.is_success() {
             Ok(text)
         } else {
@@ -298,8 +351,13 @@ impl ApiClient {
 
     /// Turns a non-2xx answer into the variant its status calls for.
     fn classify(&self, status: StatusCode, body: &str) -> ApiError {
-        let (code, message, field) = match serde_json::from_str::<ErrorBody>(body) {
-            Ok(ErrorBody { error }) => (error.code, self.scrub(&error.message), error.field),
+        let (code, message, field, entries) = match serde_json::from_str::<ErrorBody>(body) {
+            Ok(ErrorBody { error }) => (
+                error.code,
+                self.scrub(&error.message),
+                error.field,
+                error.entries,
+            ),
             Err(_) => (
                 String::from("unknown"),
                 status
@@ -307,6 +365,7 @@ impl ApiClient {
                     .unwrap_or("no reason given")
                     .to_owned(),
                 None,
+                Vec::new(),
             ),
         };
         let status_code = status.as_u16();
@@ -327,6 +386,14 @@ impl ApiClient {
                 code,
                 message,
                 field: field.map(|field| self.scrub(&field)),
+                entries: entries
+                    .into_iter()
+                    .map(|entry| RejectedEntry {
+                        field: entry.field.map(|field| self.scrub(&field)),
+                        message: self.scrub(&entry.message),
+                        ..entry
+                    })
+                    .collect(),
             },
             _ => ApiError::Server {
                 status: status_code,
@@ -336,12 +403,12 @@ impl ApiClient {
     }
 
     /// Turns a request that got no (complete) answer into [`ApiError::Unreachable`].
-    fn unreachable(&self, err: reqwest::Error) -> ApiError {
+    fn unreachable(&self, err: reqwest::Error, timeout: Duration) -> ApiError {
         let reason = if err.is_timeout() {
             format!(
                 "timed out ({}s to connect, {}s in all)",
                 CONNECT_TIMEOUT.as_secs(),
-                REQUEST_TIMEOUT.as_secs()
+                timeout.as_secs()
             )
         } else {
             innermost(err)
@@ -369,7 +436,7 @@ fn checked(id: &str) -> Result<&str, ApiError> {
     let id = id.trim();
     if matches!(id, "" | "." | "..") {
         Err(ApiError::BadArgument(format!(
-            "{id:?} is not a job id; pass one such as job_0190…"
+            "{id:?} is not an id; pass one such as job_0190… or batch_0190…"
         )))
     } else {
         Ok(id)

@@ -1,4 +1,5 @@
-//! `pixq cancel ID`: cancels a job and the rest of its chain.
+//! `pixq cancel ID`: cancels a job and the rest of its chain, or every unfinished job of a
+//! batch (`batch_…`); a batch's finished jobs keep their results.
 //!
 //! Cancelling a finished job is a conflict (exit 1). The message then names the state the job
 //! finished in, read back from the API, because "conflict" alone does not tell a user whether
@@ -6,13 +7,14 @@
 
 use std::process::ExitCode;
 
+use super::batch::{BatchView, is_batch_id};
 use super::job::JobView;
 use super::{ApiArgs, ApiClient, ApiError, Exit, Outcome, plain};
 
 /// The flags of `pixq cancel`.
 #[derive(Debug, clap::Args)]
 pub struct CancelArgs {
-    /// The job to cancel; its later chain steps are cancelled with it.
+    /// The job to cancel, with its later chain steps; or a batch, with all its unfinished jobs.
     #[arg(value_name = "ID")]
     pub id: String,
 
@@ -37,6 +39,12 @@ pub async fn outcome(args: &CancelArgs) -> Outcome {
         Ok(client) => client,
         Err(err) => return Outcome::error(&context, &err),
     };
+    if is_batch_id(&args.id) {
+        return match client.cancel_batch(args.id.trim()).await {
+            Ok(object) => Outcome::ok(render_batch(&object.batch)),
+            Err(err) => Outcome::error(&context, &err),
+        };
+    }
     match client.cancel_job(&args.id).await {
         Ok(job) => Outcome::ok(render(&args.id, job.as_ref())),
         Err(ApiError::Conflict { message, .. }) => {
@@ -65,8 +73,24 @@ pub fn render(id: &str, job: Option<&JobView>) -> String {
     }
 }
 
+/// The confirmation for a batch: how its chains ended up.
+pub fn render_batch(batch: &BatchView) -> String {
+    let counts = batch.counts;
+    format!(
+        "{}: cancelled; of {}: {} cancelled, {} succeeded, {} failed, {} still running\n",
+        plain(&batch.id),
+        batch.total,
+        counts.cancelled,
+        counts.succeeded,
+        counts.failed,
+        counts.queued + counts.running
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::super::fake_api::{self, FakeApi};
     use super::*;
 
@@ -120,5 +144,25 @@ mod tests {
     #[test]
     fn a_body_without_a_job_still_confirms() {
         assert_eq!(render("job_x", None), "job_x: cancel requested\n");
+    }
+
+    #[tokio::test]
+    async fn cancels_a_batch_and_says_how_its_chains_ended() {
+        let api = FakeApi::start(None, vec![]).await;
+        let jobs = [
+            json!({"prompt": "a"}),
+            json!({"prompt": "b", "extend": [{"prompt": "c"}]}),
+        ];
+        let id = api.add_batch(&jobs, 2);
+        let cancelled = outcome(&args(&api.url, &id)).await;
+        assert_eq!(
+            cancelled,
+            Outcome::ok(format!(
+                "{id}: cancelled; of 2: 1 cancelled, 1 succeeded, 0 failed, 0 still running\n"
+            ))
+        );
+        assert_eq!(api.seen(), [format!("POST /v1/batches/{id}/cancel")]);
+        let unknown = outcome(&args(&api.url, "batch_nope")).await;
+        assert_eq!(unknown.exit, Exit::Failed);
     }
 }

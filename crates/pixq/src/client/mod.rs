@@ -1,29 +1,12 @@
-//! The client commands `status`, `jobs`, `cancel` and `retry`: they talk to a running pixq API
-//! over HTTP and turn its answers into plain text and the exit codes of INTERFACE.md.
+//! The client commands `submit`, `watch`, `status`, `jobs`, `cancel`, `retry` and `character`: they talk to
+//! a running pixq API over HTTP and turn its answers into plain text and the exit codes of
+//! INTERFACE.md. `status`, `watch`, `cancel` and `retry` take a job id (`job_…`) or a batch id
+//! (`batch_…`).
 //!
-//! # Wiring
-//!
-//! In `main.rs`: `mod client;`. In `cli::Command`:
-//!
-//! ```text
-//! /// Show a job, human readable; `--json` gives the raw object.
-//! Status(crate::client::status::StatusArgs),
-//! /// List jobs, newest first.
-//! Jobs(crate::client::jobs::JobsArgs),
-//! /// Cancel a job and its chain.
-//! Cancel(crate::client::cancel::CancelArgs),
-//! /// Re-drive a failed job from its failed step.
-//! Retry(crate::client::retry::RetryArgs),
-//! ```
-//!
-//! In `commands::dispatch`:
-//!
-//! ```text
-//! Command::Status(args) => crate::client::status::run(args).await,
-//! Command::Jobs(args) => crate::client::jobs::run(args).await,
-//! Command::Cancel(args) => crate::client::cancel::run(args).await,
-//! Command::Retry(args) => crate::client::retry::run(args).await,
-//! ```
+//! One module per command, and one per part of `submit` and `watch`: [`prompt_file`] reads
+//! the three file formats, [`defaults`] applies the flags and checks each job, [`progress`]
+//! draws the bars, [`results`] prints the table and writes `--output`, [`chain`] walks a job's
+//! steps. [`watch::Follow`] is the wait that `submit --wait` and `watch` share.
 //!
 //! # Exit codes
 //!
@@ -34,9 +17,10 @@
 //! | exit | when |
 //! |---|---|
 //! | 0 | ok |
-//! | 1 | not found (404), conflict (409), or `status` of a job that failed |
+//! | 1 | not found (404), conflict (409), `status` of a job or batch that failed, or a waited-for batch or job with a job that failed or was cancelled |
 //! | 2 | usage or bad input: a 4xx rejection, or a missing or refused token (401/403) |
 //! | 3 | the API is unreachable: refused, timed out, a 5xx or 429, or an answer that is not pixq's |
+//! | 130 | Ctrl-C while waiting; the batch or job goes on |
 //!
 //! A 5xx counts as unreachable because, like a refused connection, it says "try again later",
 //! never "your input is wrong" or "that job does not exist".
@@ -48,12 +32,22 @@
 //! from the server is scrubbed of it before it is shown.
 
 pub mod cancel;
+pub mod character;
 pub mod jobs;
 pub mod retry;
 pub mod status;
+pub mod submit;
+pub mod watch;
 
 mod api;
+mod batch;
+mod chain;
+mod defaults;
+mod error;
 mod job;
+mod progress;
+mod prompt_file;
+mod results;
 
 #[cfg(test)]
 mod fake_api;
@@ -64,7 +58,8 @@ use std::process::ExitCode;
 
 use url::Url;
 
-pub use api::{ApiClient, ApiError};
+pub use api::ApiClient;
+pub use error::{ApiError, RejectedEntry};
 
 /// Where the client commands find the API when neither `--api` nor `PIXQ_API_URL` is given:
 /// the default `api.listen` of `pixq run` and `pixq api`.
@@ -120,12 +115,14 @@ fn parse_api_url(text: &str) -> Result<Url, String> {
 pub enum Exit {
     /// 0: the command did what was asked.
     Ok = 0,
-    /// 1: not found, a conflict, or a job that failed.
+    /// 1: not found, a conflict, or a job that failed or was cancelled.
     Failed = 1,
     /// 2: usage or bad input.
     Usage = 2,
     /// 3: the API is unreachable.
     Unreachable = 3,
+    /// 130: interrupted (Ctrl-C) while waiting, as shells report SIGINT.
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {

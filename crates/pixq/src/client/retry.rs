@@ -1,16 +1,18 @@
-//! `pixq retry ID`: re-drives a failed job under the same id, from its failed step.
+//! `pixq retry ID`: re-drives a failed job under the same id, from its failed step, or every
+//! failed job of a batch (`batch_…`).
 //!
 //! Retrying a job that did not fail is a conflict (exit 1); the message names its state.
 
 use std::process::ExitCode;
 
+use super::batch::{BatchRetry, is_batch_id};
 use super::job::JobView;
 use super::{ApiArgs, ApiClient, ApiError, Exit, Outcome, plain};
 
 /// The flags of `pixq retry`.
 #[derive(Debug, clap::Args)]
 pub struct RetryArgs {
-    /// The failed job to run again.
+    /// The failed job to run again, or a batch whose failed jobs to run again.
     #[arg(value_name = "ID")]
     pub id: String,
 
@@ -35,6 +37,12 @@ pub async fn outcome(args: &RetryArgs) -> Outcome {
         Ok(client) => client,
         Err(err) => return Outcome::error(&context, &err),
     };
+    if is_batch_id(&args.id) {
+        return match client.retry_batch(args.id.trim()).await {
+            Ok(retry) => render_batch(&context, &retry),
+            Err(err) => Outcome::error(&context, &err),
+        };
+    }
     match client.retry_job(&args.id).await {
         Ok(job) => Outcome::ok(render(&args.id, job.as_ref())),
         Err(ApiError::Conflict { message, .. }) => {
@@ -73,8 +81,25 @@ pub fn render(id: &str, job: Option<&JobView>) -> String {
     }
 }
 
+/// The confirmation for a batch; a batch with no failed job is a note, not an error, so
+/// `pixq retry B && pixq watch B` works either way.
+fn render_batch(context: &str, retry: &BatchRetry) -> Outcome {
+    let id = plain(&retry.id);
+    match retry.retried {
+        0 => Outcome {
+            stdout: format!("{id}: no failed jobs to retry\n"),
+            stderr: format!("pixq {}: nothing to retry\n", plain(context)),
+            exit: Exit::Ok,
+        },
+        1 => Outcome::ok(format!("{id}: retrying 1 failed job\n")),
+        n => Outcome::ok(format!("{id}: retrying {n} failed jobs\n")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::super::fake_api::{self, FakeApi};
     use super::*;
 
@@ -126,5 +151,25 @@ mod tests {
         let url = fake_api::unreachable_url().await;
         let outcome = outcome(&args(&url, "job_f")).await;
         assert_eq!(outcome.exit, Exit::Unreachable);
+    }
+
+    #[tokio::test]
+    async fn retries_the_failed_jobs_of_a_batch() {
+        let api = FakeApi::start(None, vec![]).await;
+        let jobs = [
+            json!({"prompt": "a [fail]"}),
+            json!({"prompt": "b [fail]"}),
+            json!({"prompt": "c"}),
+        ];
+        let id = api.add_batch(&jobs, 3);
+        let first = outcome(&args(&api.url, &id)).await;
+        assert_eq!(
+            first,
+            Outcome::ok(format!("{id}: retrying 2 failed jobs\n"))
+        );
+        assert_eq!(api.seen(), [format!("POST /v1/batches/{id}/retry")]);
+        let again = outcome(&args(&api.url, &id)).await;
+        assert_eq!(again.exit, Exit::Ok);
+        assert_eq!(again.stdout, format!("{id}: no failed jobs to retry\n"));
     }
 }

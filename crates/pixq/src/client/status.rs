@@ -1,17 +1,21 @@
-//! `pixq status ID`: one job, human readable, or with `--json` the object as the API sent it.
+//! `pixq status ID`: one job or batch, human readable, or with `--json` the object as the API
+//! sent it.
 //!
-//! It exits 1 when the job failed, in both forms, so a script can branch on the exit code alone.
+//! It exits 1 when the job failed, or when any job of the batch did, in both forms, so a script
+//! can branch on the exit code alone.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use super::batch::{BatchView, is_batch_id};
 use super::job::{JobView, timestamp, video_id};
 use super::{ApiArgs, ApiClient, Exit, Outcome, plain};
 
 /// The flags of `pixq status`.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The job's id, as `pixq submit` or `pixq jobs` printed it.
+    /// The job's (`job_…`) or batch's (`batch_…`) id, as `pixq submit` or `pixq jobs`
+    /// printed it.
     #[arg(value_name = "ID")]
     pub id: String,
 
@@ -40,6 +44,24 @@ pub async fn outcome(args: &StatusArgs) -> Outcome {
         Ok(client) => client,
         Err(err) => return Outcome::error(&context, &err),
     };
+    if is_batch_id(&args.id) {
+        return match client.batch(args.id.trim()).await {
+            Ok(object) => {
+                let failed = object.batch.counts.failed > 0;
+                let stdout = if args.json {
+                    format!("{}\n", object.text.trim_end())
+                } else {
+                    render_batch(&object.batch)
+                };
+                Outcome {
+                    stdout,
+                    stderr: String::new(),
+                    exit: if failed { Exit::Failed } else { Exit::Ok },
+                }
+            }
+            Err(err) => Outcome::error(&context, &err),
+        };
+    }
     match client.job(&args.id).await {
         Ok(object) => {
             let stdout = if args.json {
@@ -131,7 +153,27 @@ pub fn render(job: &JobView) -> String {
     lines.push(("created_at", timestamp(job.created_at)));
     lines.push(("updated_at", timestamp(job.updated_at)));
     lines.push(("finished_at", timestamp(job.finished_at)));
+    key_values(&lines)
+}
 
+/// A batch, human readable: its chains by state and its times, keys as in the batch object.
+pub fn render_batch(batch: &BatchView) -> String {
+    let counts = batch.counts;
+    key_values(&[
+        ("id", plain(&batch.id)),
+        ("total", batch.total.to_string()),
+        ("queued", counts.queued.to_string()),
+        ("running", counts.running.to_string()),
+        ("succeeded", counts.succeeded.to_string()),
+        ("failed", counts.failed.to_string()),
+        ("cancelled", counts.cancelled.to_string()),
+        ("created_at", timestamp(batch.created_at)),
+        ("finished_at", timestamp(batch.finished_at)),
+    ])
+}
+
+/// One `key: value` line each, values aligned.
+fn key_values(lines: &[(&str, String)]) -> String {
     let width = lines.iter().map(|(key, _)| key.len()).max().unwrap_or(0) + 1;
     let mut out = String::new();
     for (key, value) in lines {
@@ -339,5 +381,40 @@ mod tests {
         job["error"] = json!({"code": "x", "message": "bad\u{1b}[2Jthing", "retryable": false});
         let view: JobView = serde_json::from_value(job).unwrap();
         assert!(!render(&view).contains('\u{1b}'));
+    }
+
+    #[tokio::test]
+    async fn a_batch_shows_its_counts_and_times_and_exits_1_when_a_job_failed() {
+        let api = FakeApi::start(None, vec![]).await;
+        let jobs = [
+            json!({"prompt": "a"}),
+            json!({"prompt": "b [fail]"}),
+            json!({"prompt": "c", "extend": [{"prompt": "d"}]}),
+        ];
+        let id = api.add_batch(&jobs, 1);
+        let human = outcome(&args(&api.url, None, &id, false)).await;
+        assert_eq!(human.exit, Exit::Failed, "{human:?}");
+        assert_eq!(
+            human.stdout,
+            "id:          batch_0001\n\
+             total:       3\n\
+             queued:      0\n\
+             running:     1\n\
+             succeeded:   1\n\
+             failed:      1\n\
+             cancelled:   0\n\
+             created_at:  2025-01-02T03:04:05Z\n\
+             finished_at: -\n"
+        );
+        let json = outcome(&args(&api.url, None, &id, true)).await;
+        let object: Value = serde_json::from_str(&json.stdout).unwrap();
+        assert_eq!(object["counts"]["succeeded"], 2, "the fake moved on a tick");
+        assert_eq!(
+            api.seen(),
+            [
+                format!("GET /v1/batches/{id}"),
+                format!("GET /v1/batches/{id}")
+            ]
+        );
     }
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use pixq_api::{ApiConfig, AppState};
 use pixq_core::store::{self, Home};
 
-use crate::{config, shutdown};
+use crate::{config, shutdown, upstream};
 
 /// Serves the API with the effective configuration.
 pub async fn run(config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
@@ -24,6 +24,12 @@ pub async fn run(config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
         ApiConfig::from_settings(&settings),
         pixq_core::metrics::prometheus_handle(),
     );
+    // `pixq api` needs no upstream token; with one, it can make characters.
+    let state = if settings.upstream.token.is_some() {
+        state.with_upstream(upstream::client(&settings)?)
+    } else {
+        state
+    };
     let listener = tokio::net::TcpListener::bind(settings.api.listen)
         .await
         .with_context(|| format!("cannot listen on api.listen = {}", settings.api.listen))?;

@@ -2,6 +2,7 @@
 
 mod api;
 mod config;
+pub mod demo;
 mod run;
 mod sim;
 mod worker;
@@ -15,12 +16,16 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Api => api::run(cli.config.as_deref()).await,
         Command::Worker => worker::run(cli.config.as_deref()).await,
+        Command::Demo(args) => demo::run(args, cli.config.as_deref()).await,
         Command::Run => run::run(cli.config.as_deref()).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Config => config::run(cli.config.as_deref()),
+        Command::Submit(args) => crate::client::submit::run(*args).await,
+        Command::Watch(args) => crate::client::watch::run(args).await,
         Command::Status(args) => crate::client::status::run(args).await,
         Command::Jobs(args) => crate::client::jobs::run(args).await,
         Command::Cancel(args) => crate::client::cancel::run(args).await,
         Command::Retry(args) => crate::client::retry::run(args).await,
+        Command::Character(args) => crate::client::character::run(args).await,
     }
 }

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use pixq_api::{ApiConfig, AppState};
-use pixq_core::store::{self, Home};
+use pixq_core::settings::Settings;
+use pixq_core::store::{self, Home, SharedStore};
 use pixq_worker::WorkerConfig;
 use tokio_util::sync::CancellationToken;
 
@@ -21,34 +22,41 @@ pub async fn run(config_file: Option<&Path>) -> anyhow::Result<ExitCode> {
         .check_api_auth()
         .context(config::InvalidConfiguration)?;
     let client = upstream::client(&settings)?;
+    let store = open_store(&settings).await?;
     let home = Home::standalone(&settings);
-    // The error names the cause and what to check; its source chain would repeat it.
-    let store = store::open(&home, settings.retention.finished)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))?;
     tracing::info!(store = ?home, "pixq run: the API and a worker in one process");
     let listener = tokio::net::TcpListener::bind(settings.api.listen)
         .await
         .with_context(|| format!("cannot listen on api.listen = {}", settings.api.listen))?;
-    let state = AppState::new(
-        store.clone(),
-        ApiConfig::from_settings(&settings),
-        pixq_core::metrics::prometheus_handle(),
-    );
     let stop = shutdown::on_signal();
-    serve_both(store, client, &settings, listener, state, stop).await?;
+    serve_both(store, client, &settings, listener, stop).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs the API and the worker until `stop`, then waits for both.
-async fn serve_both(
-    store: pixq_core::store::SharedStore,
+/// Opens the store `settings` name: the embedded one under `data_dir`, or Redis when
+/// `redis.url` is set. Shared with `pixq demo`, which runs on the same store.
+pub(super) async fn open_store(settings: &Settings) -> anyhow::Result<SharedStore> {
+    // The error names the cause and what to check; its source chain would repeat it.
+    store::open(&Home::standalone(settings), settings.retention.finished)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))
+}
+
+/// Runs the API on `listener` and a worker on `store` until `stop`, then waits for both.
+/// `pixq demo` runs the same two, so a newcomer sees exactly what `pixq run` does.
+pub(super) async fn serve_both(
+    store: SharedStore,
     client: pixverse::Client,
-    settings: &pixq_core::settings::Settings,
+    settings: &Settings,
     listener: tokio::net::TcpListener,
-    state: AppState,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
+    let state = AppState::new(
+        store.clone(),
+        ApiConfig::from_settings(settings),
+        pixq_core::metrics::prometheus_handle(),
+    )
+    .with_upstream(client.clone());
     // Whichever stops first on its own tells the other to stop too.
     let api = {
         let stop = stop.clone();

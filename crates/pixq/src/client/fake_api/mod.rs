@@ -2,12 +2,14 @@
 //!
 //! It serves `GET /v1/jobs/{id}`, `GET /v1/jobs`, `POST /v1/jobs/{id}/cancel` and
 //! `POST /v1/jobs/{id}/retry` with the shapes of INTERFACE.md, from a list of job objects kept
-//! newest first. Its pages hold at most [`PAGE_SIZE`] jobs whatever `limit` asks, as a real
+//! newest first, and the batch routes (see [`batches`]), whose jobs it also serves by id. Its pages hold at most [`PAGE_SIZE`] jobs whatever `limit` asks, as a real
 //! store may, so tests see the client follow `next_cursor`. A 401 echoes the `Authorization`
 //! header it got, so tests see the client scrub the token from what it shows.
 //!
-//! It depends on nothing of the crate, so `tests/client_commands.rs` includes the same file to
+//! It depends on nothing of the crate, so `tests/client_commands.rs` includes the same files to
 //! test the built binary.
+
+mod batches;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -36,11 +38,18 @@ struct Shared {
     token: Option<String>,
     jobs: Mutex<Vec<Value>>,
     seen: Mutex<Vec<String>>,
+    batches: Mutex<batches::Batches>,
 }
 
 impl Shared {
     fn jobs(&self) -> MutexGuard<'_, Vec<Value>> {
         self.jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn batches(&self) -> MutexGuard<'_, batches::Batches> {
+        self.batches
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -75,12 +84,14 @@ impl FakeApi {
             token: token.map(str::to_owned),
             jobs: Mutex::new(jobs),
             seen: Mutex::new(Vec::new()),
+            batches: Mutex::default(),
         });
         let router = Router::new()
             .route("/v1/jobs", get(list))
             .route("/v1/jobs/{id}", get(show))
             .route("/v1/jobs/{id}/cancel", post(cancel))
             .route("/v1/jobs/{id}/retry", post(retry))
+            .merge(batches::routes())
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -185,6 +196,9 @@ async fn show(
             "internal",
             "internal error",
         );
+    }
+    if let Some(job) = shared.batches().job(&id) {
+        return Json(job).into_response();
     }
     match shared.jobs().iter().find(|job| job["id"] == id.as_str()) {
         Some(job) => Json(job.clone()).into_response(),
