@@ -19,7 +19,7 @@ sim *FLAGS:
     cargo run -p pixq -- sim {{FLAGS}}
 
 # Benchmarks, with figures printed: the client against the simulator, then the suite of
-# crates/pixq-bench (pipeline beside the BullMQ peer, latency, parked, scale), each scenario on
+# crates/pixq-bench (pipeline beside the BullMQ peer, latency, parked, scale, accept), each on
 # its own Redis or embedded store. Tables print as it goes; every run appends to
 # target/bench/results.jsonl and draws target/bench/report.svg. Pass scenarios and flags, e.g.
 # `just bench pipeline --n 10000 --workers 1,2,4`, `just bench parked --full`; `--help` lists them.
@@ -28,6 +28,7 @@ bench *FLAGS:
     cargo build --release -p pixq -p pixq-bench
     cargo run --release --quiet -p pixq-bench -- {{FLAGS}}
 
-# A newcomer's first run: the simulator and `pixq run`, one chain, no Redis.
-demo:
-    bash scripts/quickstart.sh
+# A newcomer's first run: the sample prompts through the embedded store, the simulator, the
+# API and a worker in one process; no Redis, no token, no configuration.
+demo *FLAGS:
+    cargo run --release -p pixq -- demo {{FLAGS}}

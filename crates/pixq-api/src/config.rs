@@ -2,11 +2,14 @@
 
 use std::fmt;
 
-use pixq_core::settings::{DEFAULT_API_MAX_BODY, Settings};
+use pixq_core::settings::{DEFAULT_API_MAX_BATCH_BODY, DEFAULT_API_MAX_BODY, Settings};
 use url::Url;
 
 /// The default largest body `POST /v1/jobs` accepts: `api.max_body`'s default.
 pub const DEFAULT_MAX_BODY: usize = DEFAULT_API_MAX_BODY.as_u64() as usize;
+
+/// The default largest body `POST /v1/batches` accepts: `api.max_batch_body`'s default.
+pub const DEFAULT_MAX_BATCH_BODY: usize = DEFAULT_API_MAX_BATCH_BODY.as_u64() as usize;
 
 /// The API's own configuration, taken from the validated settings by the binary.
 ///
@@ -19,6 +22,8 @@ pub struct ApiConfig {
     pub tokens: Vec<String>,
     /// The largest request body, in bytes; a larger one is 413.
     pub max_body: usize,
+    /// The largest `POST /v1/batches` body, in bytes (100,000 prompts fit in the default).
+    pub max_batch_body: usize,
     /// The base URL the upstream can reach for callbacks; `None` means poll only.
     pub public_url: Option<Url>,
 }
@@ -34,6 +39,8 @@ impl ApiConfig {
                 .map(|t| t.expose().to_owned())
                 .collect(),
             max_body: usize::try_from(settings.api.max_body.as_u64()).unwrap_or(usize::MAX),
+            max_batch_body: usize::try_from(settings.api.max_batch_body.as_u64())
+                .unwrap_or(usize::MAX),
             public_url: settings.api.public_url.clone(),
         }
     }
@@ -45,6 +52,7 @@ impl Default for ApiConfig {
         ApiConfig {
             tokens: Vec::new(),
             max_body: DEFAULT_MAX_BODY,
+            max_batch_body: DEFAULT_MAX_BATCH_BODY,
             public_url: None,
         }
     }
@@ -56,6 +64,7 @@ impl fmt::Debug for ApiConfig {
         f.debug_struct("ApiConfig")
             .field("tokens", &format_args!("[{} masked]", self.tokens.len()))
             .field("max_body", &self.max_body)
+            .field("max_batch_body", &self.max_batch_body)
             .field("public_url", &self.public_url.as_ref().map(Url::as_str))
             .finish()
     }

@@ -117,8 +117,8 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             format!(
-                "the body is larger than {limit} bytes (api.max_body for a job, 16 MiB for a \
-                 batch): send less, or split a batch"
+                "the body is larger than {limit} bytes (api.max_body for a job, \
+                 api.max_batch_body for a batch): send less, or split a batch"
             ),
         )
     }

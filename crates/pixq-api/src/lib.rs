@@ -53,7 +53,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use batch_view::{BatchView, ResultError, ResultLine};
-pub use config::{ApiConfig, DEFAULT_MAX_BODY};
+pub use config::{ApiConfig, DEFAULT_MAX_BATCH_BODY, DEFAULT_MAX_BODY};
 pub use error::ApiError;
 pub use error::EntryError;
 pub use state::AppState;

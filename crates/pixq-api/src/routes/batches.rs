@@ -34,9 +34,6 @@ use crate::error::{ApiError, EntryError};
 use crate::extract::read_body_up_to;
 use crate::state::AppState;
 
-/// The largest batch body, in bytes (`api.max_body` bounds single jobs only).
-pub const MAX_BATCH_BODY: usize = 16 * 1024 * 1024;
-
 /// The most bad entries one rejection lists.
 pub(crate) const MAX_LISTED: usize = 100;
 
@@ -92,7 +89,7 @@ pub(super) async fn create(
         .ok_or_else(|| {
             ApiError::unsupported_media_type("application/json, text/plain or application/x-ndjson")
         })?;
-    let limit = MAX_BATCH_BODY.max(state.config().max_body);
+    let limit = state.config().max_batch_body.max(state.config().max_body);
     let bytes = read_body_up_to(request, &state, limit).await?;
     let validated = validate(&state, form, &bytes).await?;
     drop(bytes);

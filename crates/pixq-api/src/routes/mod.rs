@@ -46,7 +46,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/templates", get(templates::list))
         .route(
             "/v1/batches",
-            post(batches::create).layer(DefaultBodyLimit::max(batches::MAX_BATCH_BODY)),
+            post(batches::create).layer(DefaultBodyLimit::max(
+                state.config().max_batch_body.max(state.config().max_body),
+            )),
         )
         .route("/v1/batches/{id}", get(batches::show))
         .route("/v1/batches/{id}/results", get(batch_results::results))

@@ -24,6 +24,7 @@ on_each_backend!(
     retry_re_drives_the_failed_chains,
     unknown_batches_are_404,
     a_batch_of_100k_prompts_is_accepted_and_counted,
+    a_batch_over_max_batch_body_is_413_and_a_job_keeps_its_own_limit,
 );
 
 async fn post_batch(api: &Api, body: &Value) -> (StatusCode, Value) {
@@ -471,4 +472,30 @@ async fn a_batch_of_100k_prompts_is_accepted_and_counted(backend: Backend) {
     );
     let due = api.store.schedule().due_count(Utc::now()).await.unwrap();
     assert_eq!(due, N as u64, "every chain is due");
+}
+
+async fn a_batch_over_max_batch_body_is_413_and_a_job_keeps_its_own_limit(backend: Backend) {
+    let api = Api::start_with(
+        backend,
+        pixq_api::ApiConfig {
+            max_body: 600,
+            max_batch_body: 4000,
+            ..pixq_api::ApiConfig::default()
+        },
+    )
+    .await;
+    let fits: String = (0..100).map(|i| format!("p{i}\n")).collect();
+    let (status, body) = api
+        .post_raw("/v1/batches", Some("text/plain"), fits.into_bytes())
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "over max_body, under max_batch_body: {body}");
+    let over: String = (0..1000).map(|i| format!("prompt {i}\n")).collect();
+    let (status, body) = api
+        .post_raw("/v1/batches", Some("text/plain"), over.into_bytes())
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let (status, _) = api
+        .post("/v1/jobs", &json!({"prompt": "x".repeat(1000)}))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "a job is held to api.max_body");
 }
