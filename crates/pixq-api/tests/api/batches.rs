@@ -488,7 +488,11 @@ async fn a_batch_over_max_batch_body_is_413_and_a_job_keeps_its_own_limit(backen
     let (status, body) = api
         .post_raw("/v1/batches", Some("text/plain"), fits.into_bytes())
         .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "over max_body, under max_batch_body: {body}");
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "over max_body, under max_batch_body: {body}"
+    );
     let over: String = (0..1000).map(|i| format!("prompt {i}\n")).collect();
     let (status, body) = api
         .post_raw("/v1/batches", Some("text/plain"), over.into_bytes())
@@ -497,5 +501,9 @@ async fn a_batch_over_max_batch_body_is_413_and_a_job_keeps_its_own_limit(backen
     let (status, _) = api
         .post("/v1/jobs", &json!({"prompt": "x".repeat(1000)}))
         .await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "a job is held to api.max_body");
+    assert_eq!(
+        status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "a job is held to api.max_body"
+    );
 }
