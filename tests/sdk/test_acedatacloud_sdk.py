@@ -43,7 +43,9 @@ def test_generate_async_then_extend_then_read_back(sim_url):
     assert task_status(state) == "succeeded"
     video = state["response"]["data"][0]
     assert isinstance(video["id"], int)
-    assert video["video_url"].startswith("https://")
+    # The simulator serves its own media: a URL on the simulator, ending in .mp4.
+    assert video["video_url"].startswith(sim_url + "/_sim/media/")
+    assert video["video_url"].endswith(".mp4")
 
     ext = client.video.generate(
         prompt="the camera pulls back",
