@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use pixq_core::pipeline::Pipeline;
 use pixq_core::settings::{DEFAULT_API_MAX_BATCH_BODY, DEFAULT_API_MAX_BODY, Settings};
 use url::Url;
 
@@ -26,6 +27,8 @@ pub struct ApiConfig {
     pub max_batch_body: usize,
     /// The base URL the upstream can reach for callbacks; `None` means poll only.
     pub public_url: Option<Url>,
+    /// The scheduled pipelines `GET /v1/pipelines` lists (the workers fire them).
+    pub pipelines: Vec<Pipeline>,
 }
 
 impl ApiConfig {
@@ -42,6 +45,7 @@ impl ApiConfig {
             max_batch_body: usize::try_from(settings.api.max_batch_body.as_u64())
                 .unwrap_or(usize::MAX),
             public_url: settings.api.public_url.clone(),
+            pipelines: settings.pipelines.clone(),
         }
     }
 }
@@ -54,6 +58,7 @@ impl Default for ApiConfig {
             max_body: DEFAULT_MAX_BODY,
             max_batch_body: DEFAULT_MAX_BATCH_BODY,
             public_url: None,
+            pipelines: Vec::new(),
         }
     }
 }
@@ -66,6 +71,7 @@ impl fmt::Debug for ApiConfig {
             .field("max_body", &self.max_body)
             .field("max_batch_body", &self.max_batch_body)
             .field("public_url", &self.public_url.as_ref().map(Url::as_str))
+            .field("pipelines", &self.pipelines.len())
             .finish()
     }
 }

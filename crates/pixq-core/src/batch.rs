@@ -11,15 +11,18 @@
 //! A batch is written in chunks and becomes visible, and runnable, in one last atomic step
 //! ([`Batches::accept`]): until then nothing of it is rung, listed as a batch, or counted, and
 //! a writer that dies halfway leaves a batch the janitor deletes, never a half batch that
-//! workers run.
+//! workers run. [`submit`] does all of it in one call, for the API and the pipelines alike.
+
+mod submit;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use self::submit::{Submitted, WRITE_CHUNK, fingerprint, submit};
 use crate::job::{BatchId, Job, JobId, NewJob};
 use crate::state::JobState;
-use crate::store::{IdempotencyKey, StoreError};
+use crate::store::{Cursor, IdempotencyKey, StoreError};
 
 /// How long a batch may stay unaccepted before the janitor takes its writer for dead and
 /// discards it. Writing 100,000 chains takes seconds; an API request is cut off long before.
@@ -218,6 +221,15 @@ pub enum Begun {
     Replayed(Batch),
 }
 
+/// One page of [`Batches::list`], newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchPage {
+    /// The batches, newest first.
+    pub batches: Vec<Batch>,
+    /// Where the next page starts; `None` when the listing is complete.
+    pub next_cursor: Option<Cursor>,
+}
+
 /// Batches in the store. Each backend moves the counts in the same write as the step that
 /// moves them (see [`moved`]); these are the calls around that.
 ///
@@ -288,6 +300,16 @@ pub trait Batches: Send + Sync {
         limit: usize,
     ) -> Result<Vec<JobId>, StoreError>;
 
+    /// Accepted batches, newest first (by when they were accepted, then by id), from
+    /// `cursor`, at most `limit`: what the dashboard and `GET /v1/batches` list. Expired
+    /// batches are not listed. A page may be shorter than `limit` while `next_cursor` is set.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidCursor`] for a cursor this store did not issue; backend
+    /// failures; [`StoreError::Corrupt`].
+    async fn list(&self, cursor: Option<&Cursor>, limit: usize) -> Result<BatchPage, StoreError>;
+
     /// Discards batches begun more than `older_than` ago and never accepted (their writer
     /// died); answers how many.
     ///
@@ -295,6 +317,27 @@ pub trait Batches: Send + Sync {
     ///
     /// Backend failures.
     async fn sweep_abandoned(&self, older_than: std::time::Duration) -> Result<usize, StoreError>;
+}
+
+/// The cursor that continues a batch listing after `batch`: `<created ms>:<batch id>`, the
+/// order both homes list in.
+pub(crate) fn cursor_after(batch: &Batch) -> Cursor {
+    Cursor::new(format!(
+        "{}:{}",
+        batch.created_at.timestamp_millis(),
+        batch.id
+    ))
+}
+
+/// Reads a cursor made by [`cursor_after`]: the creation (ms) and the id to list after.
+pub(crate) fn parse_cursor(cursor: &Cursor) -> Result<(i64, BatchId), StoreError> {
+    let invalid = || StoreError::InvalidCursor(cursor.as_str().to_owned());
+    let (ms, id) = cursor.as_str().split_once(':').ok_or_else(invalid)?;
+    let ms = ms.parse::<i64>().map_err(|_| invalid())?;
+    if !id.starts_with("batch_") {
+        return Err(invalid());
+    }
+    Ok((ms, BatchId::from(id)))
 }
 
 /// The step of a chain that decides its state: the last one that exists. `steps` are the

@@ -14,6 +14,11 @@
 //!   paused tokens, the line of jobs waiting for a slot, one poll a second per task.
 //! - [`store`]: the seam, the `Store` trait over all of the above; [`redis`] and [`sqlite`]
 //!   implement it, and [`store::open`] picks one from the settings.
+//! - [`pipeline`]: scheduled pipelines: a prompt list submitted as one batch on every tick of
+//!   a cron schedule, each tick once however many schedulers race for it.
+//! - [`outbox`]: webhook events written in the same write as the transition that causes
+//!   them, and their delivery's leases; [`webhook`]: how they are signed, and which addresses
+//!   they may reach; [`view`]: the job and batch objects they carry, as the API shows them.
 //! - [`metrics`]: the names and help of every metric, and the process's one recorder.
 //! - [`settings`]: the configuration: raw from the layers, then validated `Settings` whose
 //!   errors name the key.
@@ -29,6 +34,8 @@ pub mod job;
 pub mod limits;
 pub mod metrics;
 pub mod outage;
+pub mod outbox;
+pub mod pipeline;
 pub mod queue;
 pub mod redis;
 pub mod settings;
@@ -36,3 +43,5 @@ pub mod spec;
 pub mod sqlite;
 pub mod state;
 pub mod store;
+pub mod view;
+pub mod webhook;

@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use pixq_core::pipeline::Pipeline;
 use pixq_core::settings::{
     DEFAULT_POLL_FIRST_AFTER, DEFAULT_POLL_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL,
     DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_UPSTREAM_MAX_IN_FLIGHT, DEFAULT_WORKER_CONCURRENCY,
@@ -128,6 +129,9 @@ pub struct WorkerConfig {
     /// Where this worker serves `GET /metrics` and `GET /healthz` (`worker.metrics_listen`);
     /// `None` serves nothing.
     pub metrics_listen: Option<SocketAddr>,
+    /// The scheduled pipelines this worker's scheduler fires (`[[pipelines]]`); none starts
+    /// no scheduler.
+    pub pipelines: Vec<Pipeline>,
 }
 
 impl Default for WorkerConfig {
@@ -155,6 +159,7 @@ impl Default for WorkerConfig {
             pause_backoff: DEFAULT_PAUSE_BACKOFF,
             pause_backoff_max: DEFAULT_PAUSE_BACKOFF_MAX,
             metrics_listen: None,
+            pipelines: Vec::new(),
         }
     }
 }
@@ -185,6 +190,7 @@ impl WorkerConfig {
             max_in_flight: settings.upstream.max_in_flight,
             token_alias,
             metrics_listen: settings.worker.metrics_listen,
+            pipelines: settings.pipelines.clone(),
             ..Self::default()
         }
     }

@@ -12,6 +12,8 @@
 //! - the rescuer, which rings unfinished jobs that are neither scheduled nor leased
 //!   (`rescuer`);
 //! - the janitor, which sweeps expired finished jobs (`janitor`);
+//! - with `[[pipelines]]`, the scheduler, which submits each pipeline's prompts as one batch on
+//!   every tick, each tick once however many workers run (`scheduler`);
 //! - with `worker.metrics_listen`, `GET /metrics` and `GET /healthz` ([`serve_metrics`]).
 //!
 //! The upstream's limits are shared by every worker (DESIGN decision 4): a job takes one of
@@ -60,6 +62,7 @@ mod poller;
 mod rescuer;
 mod retry;
 mod run;
+mod scheduler;
 mod step;
 mod submit;
 mod telemetry;

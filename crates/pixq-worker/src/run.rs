@@ -1,5 +1,5 @@
 //! [`run`]: one worker: the apalis monitor with its worker over pixq's doorbells, and the
-//! rescuer, janitor and gauges beside it, until shutdown.
+//! rescuer, janitor, gauges and (with pipelines) the scheduler beside it, until shutdown.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +21,7 @@ use crate::janitor::Janitor;
 use crate::metrics_server::serve_metrics;
 use crate::names::WorkerNames;
 use crate::rescuer::Rescuer;
+use crate::scheduler::Scheduler;
 use crate::telemetry::Gauges;
 
 /// The wait before the monitor itself is started again, should it ever stop on its own.
@@ -28,9 +29,9 @@ const MONITOR_RESTART_DELAY: Duration = Duration::from_secs(1);
 
 /// Runs a worker until `shutdown` is cancelled: an apalis worker with `config.concurrency`
 /// handlers, fed leased due jobs from `store`'s schedule, and the rescuer, the janitor, the
-/// gauges and, with `metrics_listen`, the metrics server. On shutdown no new job is taken,
-/// running handlers get `shutdown_timeout` to finish, and jobs taken but not started are
-/// handed back. A handler cut off by the deadline leaves its job recoverable: its lease runs
+/// gauges, with `pipelines` the scheduler, and with `metrics_listen` the metrics server. On
+/// shutdown no new job is taken, running handlers get `shutdown_timeout` to finish, and jobs
+/// taken but not started are handed back. A handler cut off by the deadline leaves its job recoverable: its lease runs
 /// out and another worker takes it, looking up a submit it may have sent before any other.
 ///
 /// `run` does not return on store or upstream errors: it logs them (once per outage), backs
@@ -83,6 +84,10 @@ pub async fn run(
             Gauges::new(store.clone(), config.token_alias.clone()).run(background.clone()),
         ),
     ];
+    if !config.pipelines.is_empty() {
+        let scheduler = Scheduler::new(store.clone(), config.pipelines.clone());
+        services.push(tokio::spawn(scheduler.run(background.clone())));
+    }
     if let Some(listener) = metrics_listener {
         let stop = background.clone();
         services.push(tokio::spawn(async move {

@@ -66,4 +66,9 @@ pub enum Command {
     ///
     /// A job, a batch default or a CSV column names it by its asset id or its name.
     Character(crate::client::character::CharacterArgs),
+    /// List the scheduled pipelines with their schedules, next and last runs.
+    ///
+    /// Pipelines are `[[pipelines]]` tables of the configuration; every worker fires their
+    /// ticks, each tick once. `--json` gives the API's answer as is.
+    Pipelines(crate::client::pipelines::PipelinesArgs),
 }

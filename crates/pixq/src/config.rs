@@ -20,6 +20,8 @@ use anyhow::{Context, anyhow, bail};
 use config::{Config, Environment, File, FileFormat, Map};
 use pixq_core::settings::{RawSettings, Settings, UPSTREAM_TOKEN_ENV};
 
+use crate::prompt_files::PromptFileReader;
+
 /// The file read from the working directory when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "pixq.toml";
 
@@ -71,7 +73,7 @@ fn load_from(
     overrides: &[(&str, String)],
 ) -> anyhow::Result<Settings> {
     let raw = layers(cwd, config_file, env, overrides).context(InvalidConfiguration)?;
-    Settings::from_raw(raw)
+    Settings::from_raw_with(raw, &PromptFileReader)
         .map_err(anyhow::Error::new)
         .context(InvalidConfiguration)
 }

@@ -6,8 +6,6 @@
 //! written in chunks and accepted in one step (see `pixq_core::batch`), inside a task of its
 //! own, so a client that hangs up mid-way leaves a whole batch, never half of one.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Request, State};
@@ -15,15 +13,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::{StreamExt, TryStreamExt};
-use pixq_core::batch::{Batch, Begun, NewBatch};
-use pixq_core::chain;
+use pixq_core::batch::{self, Batch, NewBatch};
 use pixq_core::job::{BatchId, JobId};
 use pixq_core::metrics::JOBS_ENQUEUED;
-use pixq_core::spec::{HttpUrl, JobSpec, MAX_EXTEND_STEPS, SpecErrorCode, fingerprint};
+use pixq_core::spec::{HttpUrl, JobSpec, MAX_EXTEND_STEPS, SpecErrorCode};
 use pixq_core::state::{JobState, Transition};
 use pixq_core::store::{IdempotencyKey, Outcome, SharedStore, StoreError};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::jobs::idempotency_key;
 use crate::batch_body::{self, Form};
@@ -36,9 +33,6 @@ use crate::state::AppState;
 
 /// The most bad entries one rejection lists.
 pub(crate) const MAX_LISTED: usize = 100;
-
-/// Chains handed to the store per `add`.
-const WRITE_CHUNK: usize = 20_000;
 
 /// Chains read per page by cancel and retry.
 const PAGE: usize = 500;
@@ -129,12 +123,11 @@ struct Validated {
 impl Validated {
     /// Equal batches, equal fingerprints: the entries' own, in order, and the batch's fields.
     fn fingerprint(&self) -> String {
-        let entries: Vec<String> = self.specs.iter().map(JobSpec::fingerprint).collect();
-        fingerprint(&json!({
-            "entries": entries,
-            "name": self.name,
-            "webhook_url": self.webhook_url,
-        }))
+        batch::fingerprint(
+            &self.specs,
+            self.name.as_deref(),
+            self.webhook_url.as_deref(),
+        )
     }
 }
 
@@ -265,8 +258,9 @@ fn unprocessable(field: &str, message: impl Into<String>) -> ApiError {
     .with_field(field)
 }
 
-/// Begins, writes in chunks and accepts the batch; a failure after the begin discards what
-/// was written. Answers the batch, new (202) or replayed (200).
+/// Begins, writes in chunks and accepts the batch (`pixq_core::batch::submit`, as the
+/// pipelines' scheduler does); a failure after the begin discards what was written. Answers
+/// the batch, new (202) or replayed (200).
 async fn write(
     store: SharedStore,
     validated: Validated,
@@ -277,50 +271,14 @@ async fn write(
         name: validated.name,
         webhook_url: validated.webhook_url,
     };
-    if let Begun::Replayed(first) = store.batches().begin(&new, idempotency.as_ref()).await? {
-        return Ok((first, StatusCode::OK));
-    }
-    let written = async {
-        // Each chunk's jobs are made on a blocking thread while the store writes the one
-        // before.
-        let specs = Arc::new(validated.specs);
-        let make = |from: usize| {
-            let specs = Arc::clone(&specs);
-            tokio::task::spawn_blocking(move || {
-                let to = (from + WRITE_CHUNK).min(specs.len());
-                specs[from..to]
-                    .iter()
-                    .map(chain::new_job)
-                    .collect::<Vec<_>>()
-            })
-        };
-        let mut next = Some(make(0));
-        let mut from = 0;
-        while let Some(making) = next.take() {
-            let jobs = making.await.map_err(|e| {
-                StoreError::corrupt(
-                    format!("batch {}", new.id),
-                    format!("making its jobs failed: {e}"),
-                )
-            })?;
-            from += jobs.len();
-            if from < specs.len() {
-                next = Some(make(from));
-            }
-            store.batches().add(&new.id, jobs).await?;
-        }
-        store.batches().accept(&new.id).await
-    }
-    .await;
-    match written {
-        Ok(batch) => Ok((batch, StatusCode::ACCEPTED)),
-        Err(e) => {
-            if let Err(discard) = store.batches().discard(&new.id).await {
-                tracing::warn!(batch = %new.id, error = %discard, "could not discard a batch that failed mid-write; the janitor will");
-            }
-            Err(e.into())
-        }
-    }
+    let submitted =
+        batch::submit(store.as_ref(), new, validated.specs, idempotency.as_ref()).await?;
+    let status = if submitted.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((submitted.batch, status))
 }
 
 /// The batch object; 404 when unknown (or still being written).

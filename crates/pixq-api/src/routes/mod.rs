@@ -9,6 +9,7 @@ mod control;
 mod health;
 mod jobs;
 mod listing;
+mod pipelines;
 mod scrape;
 mod templates;
 
@@ -44,6 +45,7 @@ pub(crate) fn router(state: AppState) -> Router {
             post(characters::create).get(characters::list),
         )
         .route("/v1/templates", get(templates::list))
+        .route("/v1/pipelines", get(pipelines::list))
         .route(
             "/v1/batches",
             post(batches::create).layer(DefaultBodyLimit::max(

@@ -1,7 +1,8 @@
 -- Makes a batch visible in one step: every chain counted as queued. Its first steps are made
--- due right after, by batch_ring.lua. A: batch, now_ms, writing.
+-- due right after, by batch_ring.lua. A: batch, now_ms, writing, listed (the zset of accepted
+-- batches the listing reads, scored by now_ms).
 -- Returns {'accepted'} or {'not_writing'}.
-local batch, now, writing = A[1], A[2], A[3]
+local batch, now, writing, listed = A[1], A[2], A[3], A[4]
 local key = L.batchrec .. batch
 if redis.call('HGET', key, 'status') ~= 'writing' then
   return { 'not_writing' }
@@ -13,4 +14,5 @@ if total == 0 then
   redis.call('HSET', key, 'finished', now)
 end
 redis.call('ZREM', writing, batch)
+redis.call('ZADD', listed, now, batch)
 return { 'accepted' }

@@ -14,9 +14,9 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::RedisStore;
-use crate::batch::{Batch, Batches, Begun, ChainState, Counts, NewBatch};
+use crate::batch::{Batch, BatchPage, Batches, Begun, ChainState, Counts, NewBatch};
 use crate::job::{BatchId, JobId, NewJob};
-use crate::store::{IdempotencyKey, StoreError};
+use crate::store::{Cursor, IdempotencyKey, StoreError};
 
 /// Chains written by one call of `batch_add.lua`.
 const ADD_CHUNK: usize = 500;
@@ -33,7 +33,37 @@ const DISCARD_CHUNK: usize = 2000;
 /// Abandoned batches one sweep discards.
 const SWEEP_LIMIT: isize = 16;
 
+/// The oldest members of `{p}:batches` one sweep checks for a record that expired.
+const SWEEP_LISTED: isize = 256;
+
 impl RedisStore {
+    /// Drops the oldest members of `{p}:batches` whose record expired (a record expires with
+    /// its batch; the zset cannot), so the index does not outgrow the batches kept. The
+    /// listing drops those it meets too. A record never comes back, so this needs no script.
+    async fn drop_expired_listed(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let oldest: Vec<String> = conn
+            .zrange(self.keys.batches(), 0, SWEEP_LISTED - 1)
+            .await?;
+        if oldest.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = ::redis::pipe();
+        for id in &oldest {
+            pipe.exists(self.keys.batch_record(&BatchId::from(id.as_str())));
+        }
+        let exists: Vec<bool> = pipe.query_async(&mut conn).await?;
+        let gone: Vec<&String> = oldest
+            .iter()
+            .zip(exists)
+            .filter_map(|(id, exists)| (!exists).then_some(id))
+            .collect();
+        if !gone.is_empty() {
+            let _: i64 = conn.zrem(self.keys.batches(), gone).await?;
+        }
+        Ok(())
+    }
+
     /// Deletes a batch still being written, a chunk per call; whether there was one.
     async fn discard_batch(&self, batch: &BatchId) -> Result<bool, StoreError> {
         let mut conn = self.conn();
@@ -128,7 +158,10 @@ fn added(batch: &BatchId, replies: Vec<Vec<String>>) -> Result<(), StoreError> {
 }
 
 /// Reads a batch record from its hash fields; `None` unless accepted.
-fn batch_from(id: &BatchId, fields: &HashMap<String, String>) -> Result<Option<Batch>, StoreError> {
+pub(super) fn batch_from(
+    id: &BatchId,
+    fields: &HashMap<String, String>,
+) -> Result<Option<Batch>, StoreError> {
     if fields.get("status").map(String::as_str) != Some("accepted") {
         return Ok(None);
     }
@@ -268,6 +301,7 @@ impl Batches for RedisStore {
             .arg(batch.as_str())
             .arg(now.timestamp_millis())
             .arg(self.keys.batches_writing())
+            .arg(self.keys.batches())
             .invoke_async(&mut conn)
             .await?;
         match reply.as_slice() {
@@ -329,7 +363,63 @@ impl Batches for RedisStore {
         Ok(ids.into_iter().map(JobId::from).collect())
     }
 
+    async fn list(&self, cursor: Option<&Cursor>, limit: usize) -> Result<BatchPage, StoreError> {
+        let (score, after) = match cursor {
+            Some(cursor) => {
+                let (ms, id) = crate::batch::parse_cursor(cursor)?;
+                (ms.to_string(), id.to_string())
+            }
+            None => (String::new(), String::new()),
+        };
+        if limit == 0 {
+            return Ok(BatchPage {
+                batches: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let mut conn = self.conn();
+        let reply: Vec<Vec<String>> = self
+            .scripts
+            .batch_list
+            .arg(&self.keys.layout()[..])
+            .arg(self.keys.batches())
+            .arg(score)
+            .arg(after)
+            .arg(limit)
+            .arg(limit.saturating_mul(4).saturating_add(100))
+            .invoke_async(&mut conn)
+            .await?;
+        let mut rows = reply.into_iter();
+        let next_cursor = match rows.next().as_deref() {
+            Some([score, _]) if score.is_empty() => None,
+            Some([score, id]) => Some(Cursor::new(format!("{score}:{id}"))),
+            other => {
+                return Err(reply_error("batch_list", other.unwrap_or_default()));
+            }
+        };
+        let mut batches = Vec::new();
+        for row in rows {
+            let Some((id, pairs)) = row.split_first() else {
+                return Err(reply_error("batch_list", &row));
+            };
+            let fields: HashMap<String, String> = pairs
+                .chunks_exact(2)
+                .map(|kv| (kv[0].clone(), kv[1].clone()))
+                .collect();
+            if let Some(batch) = batch_from(&BatchId::from(id.as_str()), &fields)? {
+                batches.push(batch);
+            }
+        }
+        Ok(BatchPage {
+            batches,
+            next_cursor,
+        })
+    }
+
     async fn sweep_abandoned(&self, older_than: Duration) -> Result<usize, StoreError> {
+        if let Err(e) = self.drop_expired_listed().await {
+            tracing::warn!(error = %e, "could not drop expired batches from the listing's index");
+        }
         let cutoff = Utc::now().timestamp_millis()
             - i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
         let mut conn = self.conn();

@@ -8,6 +8,9 @@
 --    Then the effects, for the first record: settle_holder ('' for none), settle_next_ms (''
 --    for none), now_ms (for rings), ring_n, ring_n × id, slot_alias ('' for none), slot_max,
 --    slot_release ('1' or '0'), slot_leave ('1' or '0').
+--    Then the outbox: batch_event_id (the id of the `batch.finished` event a write that
+--    finishes a batch with a webhook writes; '' for none), ev_n, ev_n × (id, kind, subject,
+--    url, body, created_ms): the events of the jobs the writes end.
 -- Returns {'ok', version of the first record, woken id…}, {'moved', id}, {'gone', id} or
 -- {'taken', owner_id}.
 local claim_key, n = A[1], tonumber(A[2])
@@ -21,6 +24,8 @@ for i = 0, n - 1 do
   }
 end
 local e = 2 + n * 12
+local o = e + 4 + tonumber(A[e + 4]) + 4
+local batch_event = A[o + 1]
 
 -- Check everything before writing anything.
 for _, w in ipairs(writes) do
@@ -58,7 +63,7 @@ for i, w in ipairs(writes) do
     put(w.id, w.from_state, v, w.state, w.json, w.created, w.updated, w.batch,
       tonumber(w.expire_at))
     if w.move_from ~= '' then
-      move(w.batch, w.move_from, w.move_to, w.updated, tonumber(w.expire_at))
+      move(w.batch, w.move_from, w.move_to, w.updated, tonumber(w.expire_at), batch_event)
     end
     if i == 1 then
       version = v
@@ -66,6 +71,12 @@ for i, w in ipairs(writes) do
   elseif redis.call('EXISTS', L.job .. w.id) == 0 then
     put(w.id, nil, 1, w.state, w.json, w.created, w.updated, w.batch, tonumber(w.expire_at))
   end
+end
+
+-- The webhook events of the jobs that ended, in the same write.
+for i = 0, tonumber(A[o + 2]) - 1 do
+  local v = o + 2 + i * 6
+  outbox_put(A[v + 1], A[v + 2], A[v + 3], A[v + 4], A[v + 5], '', tonumber(A[v + 6]))
 end
 
 -- What follows from the transition.

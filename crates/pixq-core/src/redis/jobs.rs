@@ -15,9 +15,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::RedisStore;
-use super::scripts::{After, CommitReply, CreateReply, NewRecord, Write};
+use super::scripts::{After, CommitReply, CreateReply, Events, NewRecord, Write};
 use crate::batch;
 use crate::job::{BatchId, Job, JobId, NewJob};
+use crate::outbox::{self, EventId};
 use crate::state::{JobState, Transition};
 use crate::store::{
     Basis, Committed, Created, Cursor, Effects, IdempotencyKey, Jobs, ListFilter, Outcome, Page,
@@ -81,6 +82,10 @@ impl RedisStore {
                 return Ok(unapplied(Outcome::Stale { current }));
             };
             let mut writes = vec![self.write(&plan.job, Some((current.state, version)))?];
+            let mut events = Events::default();
+            if let Some(event) = outbox::job_finished(current.state, &plan.job)? {
+                events.jobs.push((event, event_ms(&plan.job)));
+            }
             if let Some(child) = &plan.create {
                 writes.push(self.write(child, None)?);
             }
@@ -94,14 +99,20 @@ impl RedisStore {
                             write.moved = None;
                         }
                         writes.push(write);
+                        if let Some(event) = outbox::job_finished(descendant.state, &p.job)? {
+                            events.jobs.push((event, event_ms(&p.job)));
+                        }
                     }
                 }
+            }
+            if writes.iter().any(|w| w.moved.is_some()) {
+                events.batch_event = Some(EventId::generate().to_string());
             }
             let claim = plan.claim.as_deref().map(|task| self.keys.task(task));
             let mut conn = self.conn();
             match self
                 .scripts
-                .commit(&mut conn, &self.keys, claim, &writes, &after)
+                .commit(&mut conn, &self.keys, claim, &writes, &after, &events)
                 .await?
             {
                 CommitReply::Ok(version, woken) => {
@@ -244,6 +255,11 @@ fn after(effects: &Effects) -> After {
             .as_ref()
             .map(|s| (s.alias.clone(), s.max, s.release, s.leave_line)),
     }
+}
+
+/// When a job's event was made: when the job ended.
+fn event_ms(job: &Job) -> i64 {
+    job.finished_at.unwrap_or(job.updated_at).timestamp_millis()
 }
 
 /// A commit that did not apply: nothing else was written.

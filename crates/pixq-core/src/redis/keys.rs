@@ -21,6 +21,7 @@
 //! | `{p}:batchrec:{batch_id}` | hash | a batch: `status` (`writing`, `accepted`), `total`, the counts by chain state, `name`, `webhook`, `begun`, `created`, `finished` (ms), `idem` |
 //! | `{p}:batch-roots:{batch_id}` | list | the batch's chains' first steps, in the order submitted |
 //! | `{p}:batches-writing` | zset | batches being written, scored by when they were begun (ms): what the sweep of abandoned ones reads |
+//! | `{p}:batches` | zset | accepted batches, scored by when they were accepted (ms): what the listing reads; a member whose record expired is dropped by the listing and by the sweep of abandoned batches |
 //! | `{p}:batch-idem:{key}` | hash | `batch` and `fingerprint` of an idempotency key of `POST /v1/batches` |
 //! | `{p}:paused` | hash | token alias → its pause as JSON |
 //! | `{p}:polled:{task_id}` | string | set while a task may not be polled again (1.1 s) |
@@ -31,6 +32,11 @@
 //! | `{p}:character-idem:{key}` | hash | `id` and `fingerprint` of an idempotency key of `POST /v1/characters` |
 //! | `{p}:character-pending:{id}` | hash | a creation under way: `key`, `fingerprint`, `name` (`''` for none), `started` (server ms) |
 //! | `{p}:rung-now` | channel | a message when a look is booked for now, to wake idle workers |
+//! | `{p}:pipeline:{name}` | hash | a scheduled pipeline's last run: `tick` (ms) and `batch` |
+//! | `{p}:event:{id}` | hash | a webhook event: `kind`, `subject`, `url`, `body` (frozen; a batch's event carries a `snapshot` of its record until its first take), `state`, `attempts`, `last_error`, `created`, `since`, `ended` (ms), `holder` while leased |
+//! | `{p}:events-due` | zset | pending event ids, scored by their next attempt, or by the end of the lease while one is being attempted (server ms) |
+//! | `{p}:events-dead` | zset | dead event ids (given up or refused), scored by when they died (ms) |
+//! | `{p}:webhook-of:{subject}` | string | the latest event id of a job or a batch |
 //!
 //! Scripts get the fixed names and the prefixes of the per-id families from [`Keys::layout`]
 //! and append ids (or aliases) to them, so the layout is written down only here.
@@ -164,6 +170,11 @@ impl Keys {
         format!("{}batches-writing", self.base)
     }
 
+    /// Accepted batches by acceptance time: the listing's index.
+    pub(crate) fn batches(&self) -> String {
+        format!("{}batches", self.base)
+    }
+
     /// An idempotency key of a batch.
     pub(crate) fn batch_idempotency(&self, key: &str) -> String {
         format!("{}batch-idem:{key}", self.base)
@@ -209,6 +220,41 @@ impl Keys {
         format!("{}character-pending:{id}", self.base)
     }
 
+    /// A scheduled pipeline's last run.
+    pub(crate) fn pipeline(&self, name: &str) -> String {
+        format!("{}pipeline:{name}", self.base)
+    }
+
+    /// A webhook event.
+    pub(crate) fn event(&self, id: &str) -> String {
+        format!("{}event:{id}", self.base)
+    }
+
+    /// Pending webhook events, by next attempt or lease end.
+    pub(crate) fn events_due(&self) -> String {
+        format!("{}events-due", self.base)
+    }
+
+    /// Dead webhook events, by when they died.
+    pub(crate) fn events_dead(&self) -> String {
+        format!("{}events-dead", self.base)
+    }
+
+    /// The latest webhook event of a job or a batch.
+    pub(crate) fn webhook_of(&self, subject: &str) -> String {
+        format!("{}webhook-of:{subject}", self.base)
+    }
+
+    /// The first arguments of the outbox scripts, in the order they read them.
+    pub(crate) fn outbox_layout(&self) -> [String; 4] {
+        [
+            self.event(""),
+            self.events_due(),
+            self.events_dead(),
+            self.webhook_of(""),
+        ]
+    }
+
     /// The first arguments of the character scripts, in the order they read them.
     pub(crate) fn character_layout(&self) -> [String; 5] {
         [
@@ -226,7 +272,7 @@ impl Keys {
     }
 
     /// The first arguments of every script, in the order the Lua prelude reads them.
-    pub(crate) fn layout(&self) -> [String; 17] {
+    pub(crate) fn layout(&self) -> [String; 20] {
         [
             self.job_prefix(),
             self.jobs(),
@@ -245,6 +291,9 @@ impl Keys {
             self.slot_aliases(),
             self.batch_record(&BatchId::from("")),
             self.batch_roots(&BatchId::from("")),
+            self.event(""),
+            self.events_due(),
+            self.webhook_of(""),
         ]
     }
 }
@@ -278,6 +327,7 @@ mod tests {
             keys.batch_roots(&BatchId::from("batch_y")),
             keys.batches_writing(),
             keys.batch_idempotency("k"),
+            keys.batches(),
             keys.paused(),
             keys.polled("t"),
             keys.dead_letters(),
@@ -287,8 +337,16 @@ mod tests {
             keys.character_idempotency("k"),
             keys.character_pending("chr_x"),
             keys.rung_channel(),
+            keys.pipeline("daily"),
+            keys.event("evt_x"),
+            keys.events_due(),
+            keys.events_dead(),
+            keys.webhook_of("job_x"),
         ];
         for key in all.iter().chain(keys.layout().iter()) {
+            assert!(key.starts_with("p-1:"), "{key}");
+        }
+        for key in &keys.outbox_layout() {
             assert!(key.starts_with("p-1:"), "{key}");
         }
         for key in &keys.character_layout() {

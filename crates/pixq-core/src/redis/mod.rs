@@ -10,6 +10,9 @@
 //! - `slots`, `wait_line`, `pauses`, `poll_gate`, `dead_letters`.
 //! - `characters`: characters and creations under way (`character_begin.lua`,
 //!   `character_finish.lua`, `character_abandon.lua`, standalone).
+//! - `pipelines`: each scheduled pipeline's last run (`pipeline_record.lua`, standalone).
+//! - `outbox`: webhook events, written by `commit.lua`, taken, recorded and re-sent by
+//!   `outbox_take.lua`, `outbox_record.lua` and `outbox_resend.lua` (standalone, timed).
 //!
 //! Scripts that compare times read the Redis server's clock (`now.lua`), so the clocks of
 //! worker machines do not matter. Needs Redis 7. Keys are built from the prefix, so a Redis
@@ -33,7 +36,9 @@ mod characters;
 mod dead_letters;
 mod jobs;
 mod keys;
+mod outbox;
 mod pauses;
+mod pipelines;
 mod poll_gate;
 mod schedule;
 mod scripts;
@@ -54,6 +59,8 @@ use crate::batch::Batches;
 use crate::character::Characters;
 use crate::job::JobId;
 use crate::limits::{Pauses, PollGate, Slots, WaitLine};
+use crate::outbox::Outbox;
+use crate::pipeline::PipelineRuns;
 use crate::queue::{DeadLetters, Lease, Schedule};
 use crate::state::Transition;
 use crate::store::{
@@ -176,6 +183,14 @@ impl Store for RedisStore {
     }
 
     fn batches(&self) -> &dyn Batches {
+        self
+    }
+
+    fn pipelines(&self) -> &dyn PipelineRuns {
+        self
+    }
+
+    fn outbox(&self) -> &dyn Outbox {
         self
     }
 

@@ -1,6 +1,6 @@
 -- Prepended to pixq's job and schedule scripts (see scripts.rs). Needs Redis 7.
 --
--- ARGV[1..17] is the key layout built by keys.rs (Keys::layout); the script's own arguments
+-- ARGV[1..20] is the key layout built by keys.rs (Keys::layout); the script's own arguments
 -- follow and are copied to A. Keys are only ever the layout's names, or a family prefix
 -- from it with an id appended, so every key stays under the configured prefix.
 local L = {
@@ -21,8 +21,11 @@ local L = {
   slot_aliases = ARGV[15],
   batchrec = ARGV[16],
   roots = ARGV[17],
+  event = ARGV[18],
+  events_due = ARGV[19],
+  webhook_of = ARGV[20],
 }
-local LAYOUT = 17
+local LAYOUT = 20
 local A = {}
 for i = LAYOUT + 1, #ARGV do
   A[#A + 1] = ARGV[i]
@@ -35,6 +38,23 @@ local function server_now()
 end
 
 local TERMINAL = { succeeded = true, failed = true, cancelled = true }
+
+-- Writes a webhook event to the outbox, due now, in the same write as the transition that
+-- caused it, and makes it its subject's latest. `body` is the frozen JSON of a job's event;
+-- a batch's event carries `snapshot` (its record's fields) instead, rendered and frozen by
+-- its first take. `created` is in ms.
+local function outbox_put(id, kind, subject, url, body, snapshot, created)
+  local key = L.event .. id
+  redis.call('HSET', key, 'kind', kind, 'subject', subject, 'url', url, 'state', 'pending',
+    'attempts', 0, 'created', created, 'since', created)
+  if body ~= '' then
+    redis.call('HSET', key, 'body', body)
+  else
+    redis.call('HSET', key, 'snapshot', snapshot)
+  end
+  redis.call('ZADD', L.events_due, server_now(), id)
+  redis.call('SET', L.webhook_of .. subject, id)
+end
 
 -- An entry of L.expiring: what pruning needs after the record itself is gone.
 local function expiring_member(id, state, batch)
@@ -105,8 +125,9 @@ end
 -- Moves one chain of `batch` from the count `from` to the count `to` (chain states), in the
 -- same write as its step. The batch finishes (at `at`, ms) when no chain is queued or
 -- running, and its record, chains and key then expire with the write that finished it
--- (`expire_at`); a retry that moves a chain back opens it again.
-local function move(batch, from, to, at, expire_at)
+-- (`expire_at`); a retry that moves a chain back opens it again. A batch with a webhook that
+-- finishes gets its `batch.finished` event under `event_id` (nil or '': none) in this write.
+local function move(batch, from, to, at, expire_at, event_id)
   local key = L.batchrec .. batch
   if redis.call('HGET', key, 'status') ~= 'accepted' then
     return
@@ -121,6 +142,17 @@ local function move(batch, from, to, at, expire_at)
   end
   if open == 0 and not c[3] then
     redis.call('HSET', key, 'finished', at)
+    if event_id and event_id ~= '' then
+      local fields = redis.call('HGETALL', key)
+      local snapshot = {}
+      for i = 1, #fields, 2 do
+        snapshot[fields[i]] = fields[i + 1]
+      end
+      if snapshot['webhook'] and snapshot['webhook'] ~= '' then
+        outbox_put(event_id, 'batch.finished', batch, snapshot['webhook'], '',
+          cjson.encode(snapshot), at)
+      end
+    end
     if expire_at > 0 then
       for _, k in ipairs(lifetime) do
         redis.call('PEXPIREAT', k, expire_at)

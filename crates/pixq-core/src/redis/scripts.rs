@@ -48,12 +48,17 @@ pub(super) struct Scripts {
     pub(super) batch_accept: Script,
     pub(super) batch_ring: Script,
     pub(super) batch_discard: Script,
+    pub(super) batch_list: Script,
     pub(super) pause: Script,
     pub(super) pause_gate: Script,
     pub(super) poll_gate: Script,
     pub(super) character_begin: Script,
     pub(super) character_finish: Script,
     pub(super) character_abandon: Script,
+    pub(super) pipeline_record: Script,
+    pub(super) outbox_take: Script,
+    pub(super) outbox_record: Script,
+    pub(super) outbox_resend: Script,
 }
 
 /// One record for `create.lua`.
@@ -99,6 +104,15 @@ pub(super) struct After {
     pub now_ms: i64,
     pub ring_now: Vec<String>,
     pub slot: Option<(String, u32, bool, bool)>,
+}
+
+/// The webhook events a `commit.lua` call writes with its records.
+#[derive(Default)]
+pub(super) struct Events {
+    /// The id of the `batch.finished` event, should a write finish a batch with a webhook.
+    pub batch_event: Option<String>,
+    /// The events of the jobs the writes end, with when each was made (ms).
+    pub jobs: Vec<(crate::outbox::NewEvent, i64)>,
 }
 
 /// What `commit.lua` answered.
@@ -150,12 +164,17 @@ impl Scripts {
             batch_accept: script!("batch_accept.lua"),
             batch_ring: script!("batch_ring.lua"),
             batch_discard: script!("batch_discard.lua"),
+            batch_list: script!("batch_list.lua"),
             pause: timed!("pause.lua"),
             pause_gate: timed!("pause_gate.lua"),
             poll_gate: Script::new(include_str!("poll_gate.lua")),
             character_begin: Script::new(include_str!("character_begin.lua")),
             character_finish: Script::new(include_str!("character_finish.lua")),
             character_abandon: Script::new(include_str!("character_abandon.lua")),
+            pipeline_record: Script::new(include_str!("pipeline_record.lua")),
+            outbox_take: timed!("outbox_take.lua"),
+            outbox_record: timed!("outbox_record.lua"),
+            outbox_resend: timed!("outbox_resend.lua"),
         }
     }
 
@@ -191,7 +210,8 @@ impl Scripts {
         }
     }
 
-    /// Applies `writes` (all or none); `claim` is the task key to claim for the first one.
+    /// Applies `writes` (all or none); `claim` is the task key to claim for the first one;
+    /// `events` go to the outbox in the same call, only if the writes apply.
     pub(super) async fn commit(
         &self,
         conn: &mut ConnectionManager,
@@ -199,6 +219,7 @@ impl Scripts {
         claim: Option<String>,
         writes: &[Write],
         after: &After,
+        events: &Events,
     ) -> Result<CommitReply, StoreError> {
         let mut call = self.commit.prepare_invoke();
         call.arg(&keys.layout()[..])
@@ -236,6 +257,16 @@ impl Scripts {
                 .arg(if *leave { "1" } else { "0" }),
             None => call.arg("").arg(0).arg("0").arg("0"),
         };
+        call.arg(events.batch_event.as_deref().unwrap_or(""))
+            .arg(events.jobs.len());
+        for (event, created_ms) in &events.jobs {
+            call.arg(event.id.as_str())
+                .arg(event.kind.as_str())
+                .arg(&event.subject)
+                .arg(&event.url)
+                .arg(&event.body)
+                .arg(*created_ms);
+        }
         let mut reply: Vec<String> = call.invoke_async(conn).await?;
         match reply.as_slice() {
             [tag, version, ..] if tag == "ok" => {

@@ -21,9 +21,10 @@
 //! # Ok::<(), pixq_core::settings::SettingsError>(())
 //! ```
 //!
-//! `[[pipelines]]` (scheduled prompt lists) is a documented key that is not implemented yet:
-//! a configuration that has it fails with a `pipelines: … not supported yet` error rather than
-//! loading and silently never running it.
+//! `[[pipelines]]` (scheduled prompt lists) are checked by [`crate::pipeline::load`]; a
+//! pipeline's `prompts_file` is read through a [`PromptFiles`](crate::pipeline::PromptFiles)
+//! that the binary hands to [`Settings::from_raw_with`]. Environment variables cannot write
+//! arrays of tables, so pipelines come from the file.
 
 mod error;
 mod raw;
@@ -45,8 +46,10 @@ use url::Url;
 
 pub use error::SettingsError;
 pub use raw::{
-    RawApi, RawPoll, RawRedis, RawRetention, RawRetry, RawSettings, RawUpstream, RawWorker,
+    RawApi, RawPoll, RawRedis, RawRetention, RawRetry, RawSettings, RawUpstream, RawWebhooks,
+    RawWorker,
 };
+pub(crate) use render::quote;
 pub use secret::{MASK, Secret};
 
 /// `redis.prefix`: every key pixq writes starts with `pixq:`.
@@ -89,6 +92,12 @@ pub const DEFAULT_POLL_GIVE_UP_AFTER: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_RETRY_MAX_ATTEMPTS: u32 = 10;
 /// `retention.finished`: how long finished jobs are kept before they are pruned.
 pub const DEFAULT_RETENTION_FINISHED: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// `webhooks.give_up_after`: a webhook event not delivered this long after it was written (or
+/// re-sent) is marked dead, as Standard Webhooks senders commonly do after a day of retries.
+pub const DEFAULT_WEBHOOKS_GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+/// `webhooks.timeout`: one delivery attempt's deadline, connecting included; a receiver is
+/// expected to answer at once and do its work afterwards.
+pub const DEFAULT_WEBHOOKS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The validated configuration every pixq role starts from.
 ///
@@ -112,6 +121,10 @@ pub struct Settings {
     pub retry: RetrySettings,
     /// `[retention]`: how long records are kept.
     pub retention: RetentionSettings,
+    /// `[webhooks]`: delivering events to users' `webhook_url`s.
+    pub webhooks: WebhookSettings,
+    /// `[[pipelines]]`: prompt lists submitted on a schedule, checked, their prompts read.
+    pub pipelines: Vec<crate::pipeline::Pipeline>,
 }
 
 /// `[redis]`.
@@ -148,7 +161,10 @@ pub struct ApiSettings {
     pub max_body: ByteSize,
     /// `api.max_batch_body`: the largest body of `POST /v1/batches`; at least `max_body`.
     pub max_batch_body: ByteSize,
-    /// `api.webhook_secret`: signs the webhooks pixq sends to users (Standard Webhooks).
+    /// `api.webhook_secret`: signs the webhooks pixq sends to users (Standard Webhooks):
+    /// `whsec_` + base64 of at least 16 bytes, checked to decode into a
+    /// [`SigningKey`](crate::webhook::SigningKey). Unset: jobs and batches with a
+    /// `webhook_url` are refused.
     pub webhook_secret: Option<Secret>,
 }
 
@@ -193,6 +209,18 @@ pub struct PollSettings {
 pub struct RetrySettings {
     /// `retry.max_attempts`: failed tries before a job fails for good (≥ 1).
     pub max_attempts: u32,
+}
+
+/// `[webhooks]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// `webhooks.allow_networks`: CIDR blocks webhooks may reach although they are private,
+    /// loopback or link-local (a cloud metadata address only with an entry for itself).
+    pub allow_networks: Vec<ipnet::IpNet>,
+    /// `webhooks.give_up_after`: then an event never delivered is marked dead.
+    pub give_up_after: Duration,
+    /// `webhooks.timeout`: the deadline of one delivery attempt.
+    pub timeout: Duration,
 }
 
 /// `[retention]`.

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use serde::de::{self, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use super::Secret;
@@ -42,11 +42,13 @@ pub struct RawSettings {
     /// `[retention]`.
     #[serde(default)]
     pub retention: Option<RawRetention>,
-    /// `[[pipelines]]`: accepted by the parser only so that
-    /// [`Settings::from_raw`](super::Settings::from_raw) can say clearly that scheduled
-    /// pipelines are not supported yet, instead of "unknown field".
+    /// `[webhooks]`.
     #[serde(default)]
-    pub pipelines: Option<IgnoredAny>,
+    pub webhooks: Option<RawWebhooks>,
+    /// `[[pipelines]]`: one table a pipeline, kept as written (its job fields are free-form
+    /// job defaults); [`crate::pipeline::load`] checks them.
+    #[serde(default)]
+    pub pipelines: Option<Vec<serde_json::Value>>,
 }
 
 /// `[redis]` as written.
@@ -149,6 +151,21 @@ pub struct RawRetention {
     pub finished: Option<String>,
 }
 
+/// `[webhooks]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhooks {
+    /// `webhooks.allow_networks`: a TOML array, or one comma-separated string.
+    #[serde(default, deserialize_with = "text_list")]
+    pub allow_networks: Option<Vec<String>>,
+    /// `webhooks.give_up_after`.
+    #[serde(default, deserialize_with = "scalar")]
+    pub give_up_after: Option<String>,
+    /// `webhooks.timeout`.
+    #[serde(default, deserialize_with = "scalar")]
+    pub timeout: Option<String>,
+}
+
 /// A string, number or boolean, kept as the text a user would type.
 pub(crate) struct Scalar(pub(crate) String);
 
@@ -195,6 +212,12 @@ impl Visitor<'_> for ScalarVisitor {
 /// An optional scalar field, as text.
 fn scalar<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     Option::<Scalar>::deserialize(deserializer).map(|value| value.map(|s| s.0))
+}
+
+/// An optional list of texts: an array, or one comma-separated string (blank: empty).
+fn text_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+    let secrets = secret_list(deserializer)?;
+    Ok(secrets.map(|list| list.iter().map(|s| s.expose().trim().to_owned()).collect()))
 }
 
 /// An optional list of secrets: an array, or one comma-separated string.

@@ -45,7 +45,7 @@ impl Settings {
         out.secret(
             "webhook_secret",
             self.api.webhook_secret.as_ref(),
-            "webhooks are not signed",
+            "jobs and batches with a webhook_url are refused",
         );
 
         out.table("upstream");
@@ -82,6 +82,23 @@ impl Settings {
 
         out.table("retention");
         out.line("finished", quote(&format_duration(self.retention.finished)));
+
+        out.table("webhooks");
+        let allowed: Vec<String> = self
+            .webhooks
+            .allow_networks
+            .iter()
+            .map(|net| quote(&net.to_string()))
+            .collect();
+        out.line("allow_networks", format!("[{}]", allowed.join(", ")));
+        out.line(
+            "give_up_after",
+            quote(&format_duration(self.webhooks.give_up_after)),
+        );
+        out.line("timeout", quote(&format_duration(self.webhooks.timeout)));
+        for pipeline in &self.pipelines {
+            out.0.push_str(&pipeline.to_toml());
+        }
         out.0
     }
 }
@@ -130,7 +147,7 @@ impl Toml {
 }
 
 /// `text` as a TOML basic string.
-fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

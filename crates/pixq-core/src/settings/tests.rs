@@ -52,7 +52,7 @@ fn every_key_is_read() {
         "redis": {"url": "rediss://:pw@db:6380/2", "prefix": "pixq-staging"},
         "data_dir": "/var/lib/pixq",
         "api": {"listen": "0.0.0.0:9000", "tokens": ["t1", " t2 "], "public_url": "https://pixq.example.com",
-                "max_body": "1MiB", "max_batch_body": "32MiB", "webhook_secret": "whsec"},
+                "max_body": "1MiB", "max_batch_body": "32MiB", "webhook_secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
         "upstream": {"base_url": "http://127.0.0.1:18080", "token": "up", "max_in_flight": 2, "timeout": "5s"},
         "worker": {"concurrency": "8", "metrics_listen": "[::1]:9100"},
         "poll": {"first_after": "30s", "interval": "2s", "give_up_after": "1h"},
@@ -74,7 +74,7 @@ fn every_key_is_read() {
     assert_eq!(s.api.max_batch_body, bytesize::ByteSize::mib(32));
     assert_eq!(
         s.api.webhook_secret.as_ref().map(Secret::expose),
-        Some("whsec")
+        Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
     );
     assert_eq!(s.upstream.base_url.as_str(), "http://127.0.0.1:18080/");
     assert_eq!(s.upstream.token.as_ref().map(Secret::expose), Some("up"));
@@ -127,7 +127,10 @@ fn each_bad_value_is_reported_under_its_key() {
         (r#"{"poll": {"first_after": "20m"}}"#, "poll.give_up_after"),
         (r#"{"retry": {"max_attempts": 0}}"#, "retry.max_attempts"),
         (r#"{"retention": {"finished": "0s"}}"#, "retention.finished"),
-        (r#"{"pipelines": [{"name": "daily"}]}"#, "pipelines"),
+        (
+            r#"{"pipelines": [{"name": "daily"}]}"#,
+            "pipelines[daily].schedule",
+        ),
     ];
     for (json, key) in cases {
         let err = error(json);
@@ -195,7 +198,7 @@ fn an_api_without_tokens_must_listen_on_loopback() {
 fn masked_toml_hides_every_secret() {
     let s = settings(
         r#"{"redis": {"url": "redis://user:hunter2@db:6379/0"},
-            "api": {"tokens": ["tok-one", "tok-two"], "webhook_secret": "whsec-1"},
+            "api": {"tokens": ["tok-one", "tok-two"], "webhook_secret": "whsec_c2VjcmV0LWtleS1vbmUtMTIzNDU2Nzg5MA=="},
             "upstream": {"token": "sk-upstream", "base_url": "https://u:basicpw@proxy.example"}}"#,
     );
     let text = s.to_masked_toml();
@@ -203,7 +206,7 @@ fn masked_toml_hides_every_secret() {
         "hunter2",
         "tok-one",
         "tok-two",
-        "whsec-1",
+        "whsec_c2VjcmV0LWtleS1vbmUtMTIzNDU2Nzg5MA==",
         "sk-upstream",
         "basicpw",
     ] {
@@ -216,7 +219,13 @@ fn masked_toml_hides_every_secret() {
     );
     assert!(text.contains("token = \"***\""), "{text}");
     let debug = format!("{s:?}");
-    for secret in ["hunter2", "tok-one", "whsec-1", "sk-upstream", "basicpw"] {
+    for secret in [
+        "hunter2",
+        "tok-one",
+        "whsec_c2VjcmV0LWtleS1vbmUtMTIzNDU2Nzg5MA==",
+        "sk-upstream",
+        "basicpw",
+    ] {
         assert!(!debug.contains(secret), "{secret} leaked:\n{debug}");
     }
 }
@@ -247,5 +256,57 @@ fn masked_toml_of_the_defaults_shows_defaults_and_unset_keys() {
         "finished = \"7days\"",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn webhooks_default_to_public_addresses_a_day_of_retries_and_ten_second_attempts() {
+    let s = Settings::from_raw(RawSettings::default()).expect("defaults");
+    assert!(s.webhooks.allow_networks.is_empty());
+    assert_eq!(s.webhooks.give_up_after, Duration::from_secs(86_400));
+    assert_eq!(s.webhooks.timeout, Duration::from_secs(10));
+    let text = s.to_masked_toml();
+    assert!(
+        text.contains(
+            "[webhooks]\nallow_networks = []\ngive_up_after = \"1day\"\ntimeout = \"10s\""
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn allow_networks_are_cidr_blocks_from_an_array_or_a_comma_separated_string() {
+    let from_array = settings(
+        r#"{"webhooks": {"allow_networks": ["127.0.0.1/32", "10.0.0.0/8"], "give_up_after": "2h", "timeout": "3s"}}"#,
+    );
+    let from_env = settings(r#"{"webhooks": {"allow_networks": "127.0.0.1/32, 10.0.0.0/8"}}"#);
+    for s in [&from_array, &from_env] {
+        let nets: Vec<String> = s
+            .webhooks
+            .allow_networks
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["127.0.0.1/32", "10.0.0.0/8"]);
+    }
+    assert_eq!(from_array.webhooks.give_up_after, Duration::from_secs(7200));
+    assert_eq!(from_array.webhooks.timeout, Duration::from_secs(3));
+    let bare = settings(r#"{"webhooks": {"allow_networks": ["::1"]}}"#);
+    assert_eq!(bare.webhooks.allow_networks[0].to_string(), "::1/128");
+    let err = error(r#"{"webhooks": {"allow_networks": ["127.0.0.1/32", "intranet"]}}"#);
+    assert!(
+        err.to_string().starts_with("webhooks.allow_networks[1]: "),
+        "{err}"
+    );
+    let err = error(r#"{"webhooks": {"timeout": "0s"}}"#);
+    assert!(err.to_string().starts_with("webhooks.timeout: "), "{err}");
+}
+
+#[test]
+fn a_webhook_secret_that_cannot_sign_fails_at_start_without_showing_it() {
+    for bad in ["change-me", "whsec_c2hvcnQ="] {
+        let err = error(&format!(r#"{{"api": {{"webhook_secret": "{bad}"}}}}"#)).to_string();
+        assert!(err.starts_with("api.webhook_secret: "), "{err}");
+        assert!(!err.contains(bad), "{err}");
     }
 }

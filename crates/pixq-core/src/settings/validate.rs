@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::raw::{RawApi, RawPoll, RawRedis, RawUpstream};
+use super::raw::{RawApi, RawPoll, RawRedis, RawUpstream, RawWebhooks};
 use super::value::{count, duration, present, size, socket_addr, url};
 use super::*;
+use crate::pipeline::{self, NoPromptFiles, PromptFiles};
 
 /// The schemes of a Redis URL.
 const REDIS_SCHEMES: &[&str] = &["redis", "rediss"];
@@ -23,18 +24,26 @@ impl Settings {
     /// that went missing and falling back to the default would share another deployment's
     /// data.
     ///
+    /// A pipeline's `prompts_file` is refused here (see [`Settings::from_raw_with`]).
+    ///
     /// # Errors
     ///
     /// The first key whose value is unusable, as a [`SettingsError`] naming it.
     pub fn from_raw(raw: RawSettings) -> Result<Settings, SettingsError> {
-        if raw.pipelines.is_some() {
-            return Err(SettingsError::new(
-                "pipelines",
-                "scheduled pipelines are not supported yet",
-                "no [[pipelines]] tables; submit prompt lists with `pixq submit` for now",
-            ));
-        }
-        Ok(Settings {
+        Self::from_raw_with(raw, &NoPromptFiles)
+    }
+
+    /// [`Settings::from_raw`], reading the pipelines' `prompts_file`s through `files`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::from_raw`]; a pipeline's errors name it (`pipelines[daily].schedule`).
+    pub fn from_raw_with(
+        mut raw: RawSettings,
+        files: &dyn PromptFiles,
+    ) -> Result<Settings, SettingsError> {
+        let pipelines = raw.pipelines.take().unwrap_or_default();
+        let mut settings = Settings {
             redis: redis(raw.redis.unwrap_or_default())?,
             data_dir: data_dir(raw.data_dir.as_deref())?,
             api: api(raw.api.unwrap_or_default())?,
@@ -68,7 +77,12 @@ impl Settings {
                     Duration::from_secs(1),
                 )?,
             },
-        })
+            webhooks: webhooks(raw.webhooks.unwrap_or_default())?,
+            pipelines: Vec::new(),
+        };
+        settings.pipelines =
+            pipeline::load::pipelines(pipelines, settings.api.webhook_secret.is_some(), files)?;
+        Ok(settings)
     }
 }
 
@@ -137,7 +151,57 @@ fn api(raw: RawApi) -> Result<ApiSettings, SettingsError> {
         public_url: url("api.public_url", raw.public_url.as_deref(), HTTP_SCHEMES)?,
         max_body,
         max_batch_body,
-        webhook_secret: secret(raw.webhook_secret),
+        webhook_secret: webhook_secret(raw.webhook_secret)?,
+    })
+}
+
+/// `api.webhook_secret`: unset when blank; otherwise it must decode into a signing key.
+fn webhook_secret(raw: Option<Secret>) -> Result<Option<Secret>, SettingsError> {
+    let Some(secret) = secret(raw) else {
+        return Ok(None);
+    };
+    crate::webhook::SigningKey::from_secret(secret.expose()).map_err(|e| {
+        SettingsError::new(
+            "api.webhook_secret",
+            e.to_string(),
+            "a Standard Webhooks secret: whsec_ followed by base64 of 16 to 64 random bytes",
+        )
+    })?;
+    Ok(Some(secret))
+}
+
+fn webhooks(raw: RawWebhooks) -> Result<WebhookSettings, SettingsError> {
+    let allow_networks = raw
+        .allow_networks
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .filter(|(_, text)| !text.is_empty())
+        .map(|(i, text)| {
+            let key = format!("webhooks.allow_networks[{i}]");
+            let expected =
+                "a CIDR block such as \"127.0.0.1/32\" or \"10.0.0.0/8\", or one address";
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    SettingsError::new(key, format!("{text:?} is not a CIDR block"), expected)
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(WebhookSettings {
+        allow_networks,
+        give_up_after: duration(
+            "webhooks.give_up_after",
+            raw.give_up_after.as_deref(),
+            DEFAULT_WEBHOOKS_GIVE_UP_AFTER,
+            Duration::from_secs(1),
+        )?,
+        timeout: duration(
+            "webhooks.timeout",
+            raw.timeout.as_deref(),
+            DEFAULT_WEBHOOKS_TIMEOUT,
+            Duration::from_millis(100),
+        )?,
     })
 }
 

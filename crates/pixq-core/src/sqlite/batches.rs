@@ -11,9 +11,9 @@ use chrono::Utc;
 use rusqlite::{Connection, params};
 
 use super::{Cached, SqliteStore, from_millis, now_ms, optional};
-use crate::batch::{Batch, Batches, Begun, ChainState, Counts, Move, NewBatch};
+use crate::batch::{Batch, BatchPage, Batches, Begun, ChainState, Counts, Move, NewBatch};
 use crate::job::{BatchId, JobId, NewJob};
-use crate::store::{IdempotencyKey, StoreError};
+use crate::store::{Cursor, IdempotencyKey, StoreError};
 
 /// Abandoned batches one sweep discards.
 const SWEEP_LIMIT: i64 = 16;
@@ -27,6 +27,8 @@ const BATCH: &str = "SELECT name, webhook_url, total, queued, running, succeeded
 /// Moves one chain of a batch between counts, inside a transition's transaction. The batch
 /// finishes when no chain is queued or running, and expires at `expire_at` (the write that
 /// finished it expires then too); a retry that moves a chain back opens it again.
+/// A batch with a webhook that finishes gets its `batch.finished` event in the same
+/// transaction.
 pub(super) fn move_in(
     conn: &Connection,
     moved: &Move,
@@ -51,6 +53,9 @@ pub(super) fn move_in(
                 "UPDATE batches SET finished_ms = ?2, expire_at_ms = ?3 WHERE id = ?1",
                 params![moved.batch.as_str(), at, expire_at],
             )?;
+            if let Some(batch) = read_in(conn, &moved.batch, at)? {
+                super::outbox::add_batch_event(conn, &batch)?;
+            }
         }
         Some((open, Some(_))) if open > 0 => {
             conn.exec(
@@ -319,6 +324,51 @@ impl Batches for SqliteStore {
                 .query_map(params![batch.as_str(), offset, limit], |row| row.get(0))?
                 .collect::<Result<_, _>>()?;
             Ok(ids.into_iter().map(JobId::from).collect())
+        })
+        .await
+    }
+
+    async fn list(&self, cursor: Option<&Cursor>, limit: usize) -> Result<BatchPage, StoreError> {
+        let after = cursor.map(crate::batch::parse_cursor).transpose()?;
+        if limit == 0 {
+            return Ok(BatchPage {
+                batches: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let (after_ms, after_id) = match after {
+            Some((ms, id)) => (ms, id.to_string()),
+            None => (i64::MAX, String::new()),
+        };
+        let take = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+        self.read(move |conn| {
+            let now = now_ms();
+            let ids: Vec<String> = conn
+                .prepare_cached(
+                    "SELECT id FROM batches
+                      WHERE status = 'accepted'
+                        AND (expire_at_ms IS NULL OR expire_at_ms > ?1)
+                        AND (created_ms < ?2 OR (created_ms = ?2 AND (?3 = '' OR id < ?3)))
+                      ORDER BY created_ms DESC, id DESC LIMIT ?4",
+                )?
+                .query_map(params![now, after_ms, after_id, take], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            let more = ids.len() > limit;
+            let mut batches = Vec::with_capacity(limit);
+            for id in ids.into_iter().take(limit) {
+                if let Some(batch) = read_in(conn, &BatchId::from(id.as_str()), now)? {
+                    batches.push(batch);
+                }
+            }
+            let next_cursor = if more {
+                batches.last().map(crate::batch::cursor_after)
+            } else {
+                None
+            };
+            Ok(BatchPage {
+                batches,
+                next_cursor,
+            })
         })
         .await
     }

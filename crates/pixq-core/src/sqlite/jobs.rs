@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
 
-use super::{Cached, SqliteStore, batches, now_ms, optional};
+use super::{Cached, SqliteStore, batches, now_ms, optional, outbox};
 use crate::batch;
 use crate::job::{Job, JobId, NewJob};
 use crate::state::Transition;
@@ -68,6 +68,7 @@ impl SqliteStore {
         }
         let expire_at = self.expire_at_ms(&plan.job);
         update(tx, &plan.job, expire_at)?;
+        outbox::add_job_event(tx, current.state, &plan.job)?;
         let moved = batch::moved(current.state, &plan.job);
         if let Some(moved) = &moved {
             let at = plan.job.updated_at.timestamp_millis();
@@ -84,6 +85,7 @@ impl SqliteStore {
                 if let Some(p) = cancel.plan(&descendant, plan.job.updated_at) {
                     let expire_at = self.expire_at_ms(&p.job);
                     update(tx, &p.job, expire_at)?;
+                    outbox::add_job_event(tx, descendant.state, &p.job)?;
                     // One chain, one move: the step cancelled first counted it.
                     if moved.is_none()
                         && let Some(m) = batch::moved(descendant.state, &p.job)
@@ -113,7 +115,7 @@ fn encode(job: &Job) -> Result<String, StoreError> {
         .map_err(|e| StoreError::corrupt(format!("job {}", job.id), format!("cannot encode: {e}")))
 }
 
-fn decode(what: &str, json: &str) -> Result<Job, StoreError> {
+pub(super) fn decode(what: &str, json: &str) -> Result<Job, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::corrupt(what, e.to_string()))
 }
 
@@ -142,6 +144,21 @@ pub(super) fn read_versioned(
         ))
     })
     .transpose()
+}
+
+/// The live record of `id` as stored (JSON, not decoded) with its version: for a caller that
+/// decodes it off the store's thread.
+pub(super) fn read_raw(
+    conn: &Connection,
+    id: &str,
+    now: i64,
+) -> Result<Option<(String, u64)>, StoreError> {
+    let row: Option<(String, i64)> = optional(conn.row(
+        "SELECT json, version FROM jobs WHERE id = ?1 AND (expire_at_ms IS NULL OR expire_at_ms > ?2)",
+        params![id, now],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    ))?;
+    Ok(row.map(|(json, version)| (json, u64::try_from(version).unwrap_or(0))))
 }
 
 /// Whether a record of `id` exists and has not expired.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-use super::jobs::read_versioned;
+use super::jobs::{decode, read_raw};
 use super::schedule::{ring, settle_in, take_due_in};
 use super::wait_line::{first_in, leave_in, park_in};
 use super::{Cached, SqliteStore, from_millis, millis, now_ms, optional, pauses};
@@ -31,25 +31,43 @@ impl SqliteStore {
             return Ok(Vec::new());
         }
         let (due_now, holder, ttl) = (now.timestamp_millis(), holder.to_owned(), millis(ttl));
-        self.write(move |tx| {
-            let now = now_ms();
-            let taken = take_due_in(tx, due_now, limit, &holder, ttl)?;
-            taken
-                .into_iter()
-                .map(|id| {
-                    let record =
-                        read_versioned(tx, &id, now)?.map(|(job, version)| Basis { job, version });
-                    Ok(Claim {
-                        lease: Lease {
-                            job: JobId::from(id),
-                            holder: holder.clone(),
-                        },
-                        record,
+        // The records are read on the store's thread and decoded here, off it: the one
+        // writer thread is what every call of the process waits on.
+        let taken = self
+            .write(move |tx| {
+                let now = now_ms();
+                let taken = take_due_in(tx, due_now, limit, &holder, ttl)?;
+                taken
+                    .into_iter()
+                    .map(|id| {
+                        let record = read_raw(tx, &id, now)?;
+                        Ok((id, record))
                     })
+                    .collect::<Result<Vec<_>, StoreError>>()
+                    .map(|taken| (taken, holder))
+            })
+            .await?;
+        let (taken, holder) = taken;
+        taken
+            .into_iter()
+            .map(|(id, record)| {
+                let record = record
+                    .map(|(json, version)| {
+                        Ok::<_, StoreError>(Basis {
+                            job: decode(&format!("job {id}"), &json)?,
+                            version,
+                        })
+                    })
+                    .transpose()?;
+                Ok(Claim {
+                    lease: Lease {
+                        job: JobId::from(id),
+                        holder: holder.clone(),
+                    },
+                    record,
                 })
-                .collect()
-        })
-        .await
+            })
+            .collect()
     }
 
     /// See [`Store::commit`](crate::store::Store::commit). The record is read in the same

@@ -42,7 +42,9 @@ mod characters;
 mod dead_letters;
 mod jobs;
 mod look;
+mod outbox;
 mod pauses;
+mod pipelines;
 mod poll_gate;
 mod schedule;
 mod slots;
@@ -64,6 +66,8 @@ use tokio::sync::oneshot;
 use crate::batch::Batches;
 use crate::character::Characters;
 use crate::limits::{Pauses, PollGate, Slots, WaitLine};
+use crate::outbox::Outbox;
+use crate::pipeline::PipelineRuns;
 use crate::queue::{DeadLetters, Schedule};
 use crate::state::Transition;
 use crate::store::{
@@ -272,6 +276,12 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
          WHERE holder IS NOT NULL",
         [now_ms()],
     )?;
+    // The same for webhook deliveries: their attempts died with it, so they are due now.
+    conn.execute(
+        "UPDATE outbox SET holder = NULL, due_ms = MIN(due_ms, ?1)
+         WHERE state = 'pending' AND holder IS NOT NULL",
+        [now_ms()],
+    )?;
     Ok(conn)
 }
 
@@ -411,6 +421,14 @@ impl Store for SqliteStore {
     }
 
     fn characters(&self) -> &dyn Characters {
+        self
+    }
+
+    fn pipelines(&self) -> &dyn PipelineRuns {
+        self
+    }
+
+    fn outbox(&self) -> &dyn Outbox {
         self
     }
 

@@ -105,6 +105,7 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE INDEX IF NOT EXISTS batches_writing ON batches (begun_ms) WHERE status = 'writing';
 CREATE INDEX IF NOT EXISTS batches_expiring ON batches (expire_at_ms)
   WHERE expire_at_ms IS NOT NULL;
+CREATE INDEX IF NOT EXISTS batches_listed ON batches (created_ms, id) WHERE status = 'accepted';
 
 -- A batch's chains (their first steps), in the order submitted.
 CREATE TABLE IF NOT EXISTS batch_roots (
@@ -167,3 +168,37 @@ CREATE TABLE IF NOT EXISTS character_reservations (
   name        TEXT NOT NULL,
   started_ms  INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Each scheduled pipeline's last run: the tick (ms) and the batch it submitted. Moved forward
+-- only.
+CREATE TABLE IF NOT EXISTS pipeline_runs (
+  name    TEXT PRIMARY KEY,
+  tick_ms INTEGER NOT NULL,
+  batch   TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Webhook events (the outbox), written in the transaction of the transition that causes
+-- them, their bodies frozen. A pending event is due at due_ms: its next attempt, or the end of
+-- the lease while holder attempts it. A delivered or dead ('failed', 'refused') one expires
+-- at expire_at_ms.
+CREATE TABLE IF NOT EXISTS outbox (
+  id           TEXT PRIMARY KEY,
+  kind         TEXT NOT NULL,
+  subject      TEXT NOT NULL,
+  url          TEXT NOT NULL,
+  body         TEXT NOT NULL,
+  state        TEXT NOT NULL,
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  last_error   TEXT,
+  created_ms   INTEGER NOT NULL,
+  since_ms     INTEGER NOT NULL,
+  due_ms       INTEGER,
+  holder       TEXT,
+  ended_ms     INTEGER,
+  expire_at_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_ms) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS outbox_dead ON outbox (ended_ms) WHERE state IN ('failed', 'refused');
+CREATE INDEX IF NOT EXISTS outbox_by_subject ON outbox (subject, created_ms);
+CREATE INDEX IF NOT EXISTS outbox_expiring ON outbox (expire_at_ms)
+  WHERE expire_at_ms IS NOT NULL;

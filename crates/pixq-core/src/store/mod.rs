@@ -22,6 +22,8 @@
 //! | dead letters | [`DeadLetters`] | schedule entries that name no job |
 //! | characters | [`Characters`] | characters made upstream, their names, creations under way |
 //! | batches | [`Batches`] | batches: counts kept as their jobs move, their chains in order |
+//! | pipeline runs | [`PipelineRuns`] | each scheduled pipeline's last tick fired and its batch |
+//! | outbox | [`Outbox`] | webhook events, written with the transitions that cause them, and their delivery |
 
 mod error;
 mod jobs;
@@ -45,6 +47,8 @@ pub(crate) use wake::Wake;
 use crate::batch::Batches;
 use crate::character::Characters;
 use crate::limits::{Pauses, PollGate, Slots, WaitLine};
+use crate::outbox::Outbox;
+use crate::pipeline::PipelineRuns;
 use crate::queue::{DeadLetters, Schedule};
 use crate::state::Transition;
 
@@ -80,6 +84,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Batches: their counts, their chains in order, how they are written.
     fn batches(&self) -> &dyn Batches;
+
+    /// Each scheduled pipeline's last run: what a scheduler starting up catches up from.
+    fn pipelines(&self) -> &dyn PipelineRuns;
+
+    /// Webhook events and their delivery.
+    fn outbox(&self) -> &dyn Outbox;
 
     /// Takes up to `limit` due jobs for `holder` as [`Schedule::take_due`] does, each with its
     /// record, in one call: a worker's doorbell.

@@ -1,5 +1,6 @@
 //! The conformance suite of the store seam: every promise of `pixq_core::store` and of the
-//! parts behind it (jobs, schedule, slots, wait line, pauses, poll gate, dead letters),
+//! parts behind it (jobs, schedule, slots, wait line, pauses, poll gate, dead letters,
+//! batches, characters, pipeline runs, the webhook outbox),
 //! checked against each real backend: Redis and SQLite.
 //!
 //! Each check is a generic function over a part's trait (`&dyn Jobs`, or the `SharedStore` for
@@ -20,6 +21,8 @@ mod jobs;
 mod limits;
 mod listing;
 mod look;
+mod outbox;
+mod pipelines;
 mod poll_gate;
 mod redis_backend;
 mod schedule;
@@ -206,8 +209,22 @@ macro_rules! suite {
                 characters::characters_are_listed_newest_first,
                 characters::characters_are_found_by_their_exact_name_once_finished,
                 characters::characters_begun_concurrently_under_one_key_or_name_reserve_once,
+                pipelines::pipeline_runs_are_recorded_per_pipeline_and_read_back,
+                pipelines::pipeline_runs_only_move_forward,
+                pipelines::schedulers_racing_for_one_tick_make_one_batch,
+                outbox::every_way_a_job_ends_writes_one_event_carrying_the_job_object,
+                outbox::a_transition_that_does_not_apply_writes_no_event,
+                outbox::cancelling_a_chain_writes_an_event_for_each_step_it_ends,
+                outbox::a_retried_job_that_ends_again_gets_a_new_event,
+                outbox::a_batch_that_finishes_writes_its_event_and_again_once_a_retry_reopens_it,
+                outbox::a_due_event_is_leased_to_one_taker_and_taken_again_when_its_lease_runs_out,
+                outbox::racing_takers_never_take_the_same_event,
+                outbox::a_failed_attempt_is_due_again_after_its_delay_and_a_postponed_one_counts_none,
+                outbox::dead_events_are_listed_and_resent_under_the_same_id_and_body,
+                outbox::a_subject_without_events_has_no_status,
             ];
             backend: [
+                outbox::ended_events_expire_after_retention,
                 chains::succeed_keeps_an_existing_next_step,
                 chains::cancel_cancels_unfinished_descendants,
                 expiry::finished_job_expires_after_retention,

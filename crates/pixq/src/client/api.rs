@@ -286,6 +286,24 @@ impl ApiClient {
             })
     }
 
+    /// `GET /v1/pipelines`: every scheduled pipeline with its next and last runs.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ApiError`].
+    pub async fn pipelines(&self) -> Result<Vec<Value>, ApiError> {
+        let text = self.call(Method::GET, &["v1", "pipelines"], &[]).await?;
+        let body: Value = serde_json::from_str(&text).map_err(|err| ApiError::InvalidResponse {
+            reason: format!("not a pipeline list: {err}"),
+        })?;
+        body["pipelines"]
+            .as_array()
+            .cloned()
+            .ok_or_else(|| ApiError::InvalidResponse {
+                reason: "the answer has no `pipelines` list".into(),
+            })
+    }
+
     /// Sends a request with a query and nothing else; see [`ApiClient::send`].
     async fn call(
         &self,

@@ -1,7 +1,7 @@
-//! The client commands `submit`, `watch`, `status`, `jobs`, `cancel`, `retry` and `character`: they talk to
-//! a running pixq API over HTTP and turn its answers into plain text and the exit codes of
-//! INTERFACE.md. `status`, `watch`, `cancel` and `retry` take a job id (`job_…`) or a batch id
-//! (`batch_…`).
+//! The client commands `submit`, `watch`, `status`, `jobs`, `cancel`, `retry`, `character` and
+//! `pipelines`: they talk to a running pixq API over HTTP and turn its answers into plain text
+//! and the exit codes of INTERFACE.md. `status`, `watch`, `cancel` and `retry` take a job id
+//! (`job_…`) or a batch id (`batch_…`).
 //!
 //! One module per command, and one per part of `submit` and `watch`: [`prompt_file`] reads
 //! the three file formats, [`defaults`] applies the flags and checks each job, [`progress`]
@@ -34,6 +34,7 @@
 pub mod cancel;
 pub mod character;
 pub mod jobs;
+pub mod pipelines;
 pub mod retry;
 pub mod status;
 pub mod submit;
@@ -46,7 +47,7 @@ mod defaults;
 mod error;
 mod job;
 mod progress;
-mod prompt_file;
+pub(crate) mod prompt_file;
 mod results;
 
 #[cfg(test)]

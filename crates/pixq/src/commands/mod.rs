@@ -27,5 +27,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cancel(args) => crate::client::cancel::run(args).await,
         Command::Retry(args) => crate::client::retry::run(args).await,
         Command::Character(args) => crate::client::character::run(args).await,
+        Command::Pipelines(args) => crate::client::pipelines::run(args).await,
     }
 }

@@ -81,6 +81,9 @@ pub struct Run {
     public_url: bool,
     /// Processes started so far, by role: names their log files.
     started: BTreeMap<&'static str, usize>,
+    /// The configuration file every process is started with (`--config`), if the setup gave
+    /// one.
+    config_file: Option<PathBuf>,
 }
 
 /// How a run is set up.
@@ -91,6 +94,9 @@ pub struct Setup {
     pub env: Vec<(&'static str, String)>,
     /// `None`: the shared Redis.
     pub redis_url: Option<String>,
+    /// A configuration file's text (TOML), for what environment variables cannot say, such
+    /// as `[[pipelines]]`; every process gets it as `--config`.
+    pub config: Option<String>,
 }
 
 impl Setup {
@@ -102,6 +108,7 @@ impl Setup {
             public_url: false,
             env: Vec::new(),
             redis_url: None,
+            config: None,
         }
     }
 
@@ -125,6 +132,13 @@ impl Setup {
     /// Lets the upstream call back to the API.
     pub fn with_callbacks(mut self) -> Setup {
         self.public_url = true;
+        self
+    }
+
+    /// Starts every process with a configuration file of this TOML text (`--config`); the
+    /// environment still overrides it.
+    pub fn config(mut self, toml: impl Into<String>) -> Setup {
+        self.config = Some(toml.into());
         self
     }
 
@@ -195,7 +209,14 @@ impl Run {
             env,
             public_url: setup.public_url,
             started: BTreeMap::new(),
+            config_file: None,
         };
+        if let Some(text) = setup.config {
+            let path = run.log_dir().join("pixq.toml");
+            std::fs::create_dir_all(run.log_dir()).expect("a log dir");
+            std::fs::write(&path, text).expect("the config file is written");
+            run.config_file = Some(path);
+        }
         run.start_server().await;
         run
     }
@@ -232,7 +253,12 @@ impl Run {
         self.started.insert(role, n + 1);
         let log = self.log_dir().join(format!("{role}-{n}.log"));
         let env = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        Proc::spawn(Path::new(env!("CARGO_BIN_EXE_pixq")), &[role], env, &log)
+        let config = self.config_file.as_ref().map(|p| p.display().to_string());
+        let mut args = vec![role];
+        if let Some(config) = &config {
+            args.extend(["--config", config.as_str()]);
+        }
+        Proc::spawn(Path::new(env!("CARGO_BIN_EXE_pixq")), &args, env, &log)
     }
 
     /// Starts `n` more `pixq worker` processes on Redis. Embedded, nothing: `pixq run` is its
@@ -326,8 +352,11 @@ impl Run {
     /// for a test that wants its exit and its output itself.
     pub fn server_command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pixq"));
-        cmd.arg(self.server_role())
-            .env_clear()
+        cmd.arg(self.server_role());
+        if let Some(config) = &self.config_file {
+            cmd.arg("--config").arg(config);
+        }
+        cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(&self.env)
             .env("PIXQ__API__LISTEN", format!("127.0.0.1:{}", free_port()));

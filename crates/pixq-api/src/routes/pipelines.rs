@@ -1,0 +1,79 @@
+//! `GET /v1/pipelines`: the scheduled pipelines this API was configured with, each with its
+//! schedule, its next run (from the clock now) and its last run (from the store, as the
+//! schedulers recorded it).
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use futures::future::try_join_all;
+use pixq_core::pipeline::{Pipeline, PromptSource};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `{"pipelines": [...]}`, in the order of the configuration.
+#[derive(Serialize)]
+pub(super) struct Pipelines {
+    pipelines: Vec<PipelineView>,
+}
+
+/// One pipeline as the API shows it.
+#[derive(Serialize)]
+struct PipelineView {
+    /// Its name.
+    name: String,
+    /// Its cron schedule, with seconds.
+    schedule: String,
+    /// The IANA time zone the schedule is read in (`UTC` unless configured).
+    timezone: &'static str,
+    /// The next tick, from now; `null` when the schedule has no more.
+    next_run: Option<DateTime<Utc>>,
+    /// The last tick fired (by any scheduler); `null` when it never ran.
+    last_run: Option<DateTime<Utc>>,
+    /// The batch the last tick submitted.
+    last_batch_id: Option<String>,
+    /// `skip` or `once`: what a scheduler starting up does about missed ticks.
+    catch_up: &'static str,
+    /// How many chains each tick submits.
+    prompts: usize,
+    /// The file the prompts were read from, when they were not inline.
+    prompts_file: Option<String>,
+    /// Where each tick's batch object is posted when it ends.
+    webhook_url: Option<String>,
+}
+
+/// Every configured pipeline with its next and last runs.
+pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Pipelines>, ApiError> {
+    let now = Utc::now();
+    let views = state.config().pipelines.iter().map(|pipeline| {
+        let state = state.clone();
+        async move { view(&state, pipeline, now).await }
+    });
+    Ok(Json(Pipelines {
+        pipelines: try_join_all(views).await?,
+    }))
+}
+
+async fn view(
+    state: &AppState,
+    pipeline: &Pipeline,
+    now: DateTime<Utc>,
+) -> Result<PipelineView, ApiError> {
+    let last = state.store().pipelines().last(&pipeline.name).await?;
+    Ok(PipelineView {
+        name: pipeline.name.clone(),
+        schedule: pipeline.cron.text().to_owned(),
+        timezone: pipeline.cron.zone_name(),
+        next_run: pipeline.cron.next_after(now),
+        last_run: last.as_ref().map(|run| run.tick),
+        last_batch_id: last.map(|run| run.batch.as_str().to_owned()),
+        catch_up: pipeline.catch_up.as_str(),
+        prompts: pipeline.jobs.len(),
+        prompts_file: match &pipeline.source {
+            PromptSource::File(path) => Some(path.display().to_string()),
+            PromptSource::Inline(_) => None,
+        },
+        webhook_url: pipeline.webhook_url.clone(),
+    })
+}
