@@ -11,7 +11,7 @@ use rusqlite::{Connection, params};
 use super::jobs::{decode, read_raw};
 use super::schedule::{ring, settle_in, take_due_in};
 use super::wait_line::{first_in, leave_in, park_in};
-use super::{Cached, SqliteStore, from_millis, millis, now_ms, optional, pauses};
+use super::{Cached, SqliteStore, from_millis, millis, now_ms, optional, pauses, slots};
 use crate::job::JobId;
 use crate::limits::Pause;
 use crate::queue::Lease;
@@ -151,11 +151,7 @@ fn release_in(conn: &Connection, alias: &str, job: &str, now: i64) -> Result<boo
 
 /// Live slots on `alias`.
 fn held_in(conn: &Connection, alias: &str, now: i64) -> Result<i64, StoreError> {
-    Ok(conn.row(
-        "SELECT COUNT(*) FROM slots WHERE alias = ?1 AND expires_ms > ?2",
-        params![alias, now],
-        |row| row.get(0),
-    )?)
+    slots::live(conn, alias, now)
 }
 
 /// Rings now the first jobs of `alias`'s line, as many as slots are free of `max`: only the

@@ -269,6 +269,10 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
          PRAGMA wal_autocheckpoint = 16384;",
     )?;
     conn.execute_batch(include_str!("schema.sql"))?;
+    conn.execute_batch(
+        "DELETE FROM slot_counts;
+         INSERT INTO slot_counts (alias, held) SELECT alias, COUNT(*) FROM slots GROUP BY alias;",
+    )?;
     // Only this process can hold a lease now: the leases of one that died are void.
     conn.execute(
         "UPDATE schedule SET holder = NULL, lease_until_ms = NULL,

@@ -5,12 +5,41 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{Connection, params};
 
 use super::{Cached, SqliteStore, from_millis, millis, now_ms, optional};
 use crate::job::JobId;
 use crate::limits::{Acquire, Slots};
 use crate::store::StoreError;
+
+/// The rows `slots` holds for `alias`, live or not, from the count the triggers keep.
+fn counted(conn: &Connection, alias: &str) -> Result<i64, StoreError> {
+    Ok(optional(conn.row(
+        "SELECT held FROM slot_counts WHERE alias = ?1",
+        [alias],
+        |row| row.get(0),
+    ))?
+    .unwrap_or(0))
+}
+
+/// The live leases on `alias` at `now`: the kept count, unless a lease has run out and not
+/// been deleted yet (a holder died), when they are counted one by one.
+pub(super) fn live(conn: &Connection, alias: &str, now: i64) -> Result<i64, StoreError> {
+    let earliest: Option<i64> = conn.row(
+        "SELECT MIN(expires_ms) FROM slots WHERE alias = ?1",
+        [alias],
+        |row| row.get(0),
+    )?;
+    match earliest {
+        None => Ok(0),
+        Some(at) if at <= now => Ok(conn.row(
+            "SELECT COUNT(*) FROM slots WHERE alias = ?1 AND expires_ms > ?2",
+            params![alias, now],
+            |row| row.get(0),
+        )?),
+        Some(_) => counted(conn, alias),
+    }
+}
 
 #[async_trait]
 impl Slots for SqliteStore {
@@ -27,9 +56,7 @@ impl Slots for SqliteStore {
             let what = format!("the slots of {alias}");
             tx.prepare_cached("DELETE FROM slots WHERE alias = ?1 AND expires_ms <= ?2")?
                 .execute(params![alias, now])?;
-            let held: i64 = tx
-                .prepare_cached("SELECT COUNT(*) FROM slots WHERE alias = ?1")?
-                .query_row([&alias], |row| row.get(0))?;
+            let held = counted(tx, &alias)?;
             let mine = optional(tx.row(
                 "SELECT 1 FROM slots WHERE alias = ?1 AND job_id = ?2",
                 params![alias, job.as_str()],
@@ -109,9 +136,7 @@ impl Slots for SqliteStore {
     async fn held(&self, alias: &str) -> Result<u32, StoreError> {
         let alias = alias.to_owned();
         self.read(move |conn| {
-            let held: i64 = conn
-                .prepare_cached("SELECT COUNT(*) FROM slots WHERE alias = ?1 AND expires_ms > ?2")?
-                .query_row(params![alias, now_ms()], |row| row.get(0))?;
+            let held = live(conn, &alias, now_ms())?;
             Ok(u32::try_from(held).unwrap_or(u32::MAX))
         })
         .await
