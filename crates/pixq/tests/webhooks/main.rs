@@ -43,6 +43,7 @@ on_both_homes!(
     a_private_address_is_refused_by_default_and_the_job_says_why,
     a_receiver_hanging_30s_delays_no_other_delivery_and_no_job,
     a_process_killed_while_delivering_loses_no_event,
+    an_event_given_up_is_listed_dead_and_delivered_once_resent,
 );
 
 /// A run with webhooks signed by [`SECRET`], loopback allowed unless `allow_loopback` is
@@ -409,4 +410,51 @@ async fn a_process_killed_while_delivering_loses_no_event(mode: Mode) {
     let event = delivered.values().next().expect("the event");
     assert_eq!(job["webhook"]["id"], event.id.as_str());
     assert_eq!(receiver.bad_signatures(), Vec::<String>::new());
+}
+
+// The bounded retries: an event no attempt delivers within webhooks.give_up_after is dead,
+// listed, and delivered under the same webhook-id once re-sent.
+async fn an_event_given_up_is_listed_dead_and_delivered_once_resent(mode: Mode) {
+    let receiver = Receiver::start(Behaviour::default()).await;
+    receiver.set_failing(true);
+    let run = start(mode, true, &[("PIXQ__WEBHOOKS__GIVE_UP_AFTER", "3s")]).await;
+    let id = run
+        .submit(json!({"prompt": "given up, then re-sent", "webhook_url": receiver.url("127.0.0.1", "hook")}))
+        .await;
+    let job = wait_webhook_state(&run, &id, "failed", Duration::from_secs(60)).await;
+    let webhook = &job["webhook"];
+    assert!(
+        webhook["attempts"].as_u64().unwrap_or(0) >= 2,
+        "retried first: {job}"
+    );
+    assert_eq!(
+        webhook["last_error"],
+        "the receiver answered HTTP 500 Internal Server Error"
+    );
+    let event_id = webhook["id"].as_str().expect("an event id").to_owned();
+    let (_, dead) = run.get("/v1/webhooks/dead").await;
+    assert_eq!(dead["events"][0]["id"], event_id.as_str(), "{dead}");
+    assert_eq!(dead["events"][0]["state"], "failed");
+    assert!(receiver.delivered().is_empty());
+
+    receiver.set_failing(false);
+    let (status, resent) = run
+        .post(&format!("/v1/webhooks/{event_id}/resend"), json!({}))
+        .await;
+    assert_eq!(status, 202, "{resent}");
+    let job = wait_webhook_state(&run, &id, "delivered", Duration::from_secs(30)).await;
+    assert_eq!(job["webhook"]["attempts"], 1, "a fresh count: {job}");
+    let delivered = receiver.delivered();
+    assert_eq!(delivered.keys().collect::<Vec<_>>(), [&event_id]);
+    let attempts: Vec<_> = receiver
+        .requests()
+        .into_iter()
+        .filter(|r| r.id == event_id)
+        .collect();
+    assert!(
+        attempts.iter().all(|r| r.body == attempts[0].body),
+        "the same bytes"
+    );
+    let (_, dead) = run.get("/v1/webhooks/dead").await;
+    assert_eq!(dead["events"], json!([]));
 }

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -66,6 +67,8 @@ struct Log {
 struct Shared {
     key: Vec<u8>,
     behaviour: Behaviour,
+    /// While set, every request gets 500.
+    failing: AtomicBool,
     log: Mutex<Log>,
 }
 
@@ -84,6 +87,7 @@ impl Receiver {
         let shared = Arc::new(Shared {
             key,
             behaviour,
+            failing: AtomicBool::new(false),
             log: Mutex::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -108,6 +112,11 @@ impl Receiver {
     /// A URL of this receiver, as `host` names it (`127.0.0.1`, `localhost`).
     pub fn url(&self, host: &str, path: &str) -> String {
         format!("http://{host}:{}/{path}", self.addr.port())
+    }
+
+    /// While `failing`, every request is answered 500.
+    pub fn set_failing(&self, failing: bool) {
+        self.shared.failing.store(failing, Ordering::SeqCst);
     }
 
     /// Every request whose signature checked, in arrival order.
@@ -186,7 +195,7 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
     let answer = if let (true, Some(hold)) = (first, behaviour.hold_first) {
         tokio::time::sleep(hold).await;
         StatusCode::SERVICE_UNAVAILABLE
-    } else if attempt <= behaviour.fail_first {
+    } else if attempt <= behaviour.fail_first || shared.failing.load(Ordering::SeqCst) {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {
         if let Some(hang) = behaviour.hang {
