@@ -103,7 +103,8 @@ fn parse_state(value: &str) -> Result<JobState, ApiError> {
         .map_err(|e| ApiError::bad_input(SpecErrorCode::InvalidValue, "state", e.to_string()))
 }
 
-fn parse_limit(value: &str) -> Result<usize, ApiError> {
+/// `limit`: a whole number from 1 to [`MAX_LIMIT`] (the dead webhooks' listing takes the same).
+pub(super) fn parse_limit(value: &str) -> Result<usize, ApiError> {
     value
         .parse::<usize>()
         .ok()

@@ -10,14 +10,12 @@ use pixq_core::outbox::{DeliveryState, Event, EventId, EventKind, Resent};
 use pixq_core::spec::SpecErrorCode;
 use serde::Serialize;
 
+use super::listing::parse_limit;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// How many dead events are listed when `limit` is not given.
 const DEFAULT_LIMIT: usize = 50;
-
-/// The most dead events one call lists.
-const MAX_LIMIT: usize = 500;
 
 /// An event as the API shows it: everything but its body (the job or batch object, which
 /// its own route shows).
@@ -97,7 +95,7 @@ pub(super) async fn resend(
     }
 }
 
-/// `limit=N`, 1 to [`MAX_LIMIT`]; nothing else is accepted.
+/// `limit=N` (1 to 500, as the jobs' listing); nothing else is accepted.
 fn limit(query: &str) -> Result<usize, ApiError> {
     let mut limit = DEFAULT_LIMIT;
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -108,17 +106,7 @@ fn limit(query: &str) -> Result<usize, ApiError> {
                 format!("unknown parameter `{name}`: only `limit` is accepted"),
             ));
         }
-        limit = value
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_input(
-                    SpecErrorCode::InvalidValue,
-                    "limit",
-                    format!("`limit` is a whole number from 1 to {MAX_LIMIT}"),
-                )
-            })?;
+        limit = parse_limit(&value)?;
     }
     Ok(limit)
 }
