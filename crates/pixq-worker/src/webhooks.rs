@@ -35,6 +35,7 @@ use self::attempt::{Outcome, attempt};
 use self::hosts::{HostPermit, Hosts};
 use crate::backoff::{backoff, jittered};
 use crate::config::WebhookConfig;
+use crate::names;
 
 /// How long a postponed event waits before it is taken again.
 const POSTPONE: Duration = Duration::from_secs(1);
@@ -72,7 +73,7 @@ impl Deliverer {
         };
         let policy = config.policy.clone();
         let client = resolver::client(Arc::new(policy.clone()), config.timeout)?;
-        let holder = format!("deliverer-{}", uuid_like());
+        let holder = names::deliverer();
         Ok(Some(Deliverer {
             hosts: Hosts::new(config.per_host),
             shared: Arc::new(Shared {
@@ -100,7 +101,6 @@ impl Deliverer {
         while !shutdown.is_cancelled() {
             while tasks.try_join_next().is_some() {}
             let free = config.concurrency.saturating_sub(tasks.len());
-            let mut took_all = false;
             if free > 0 {
                 let taken = self
                     .shared
@@ -111,7 +111,6 @@ impl Deliverer {
                 match taken {
                     Ok(events) => {
                         outage::recovered("webhooks");
-                        took_all = events.len() == free;
                         for event in events {
                             self.dispatch(event, &mut tasks);
                         }
@@ -122,9 +121,7 @@ impl Deliverer {
                 }
             }
             gauge!(WEBHOOK_IN_FLIGHT).set(tasks.len() as f64);
-            if took_all && tasks.len() < config.concurrency {
-                continue;
-            }
+            // Again after a while, or as soon as a request ends when all were in flight.
             tokio::select! {
                 () = shutdown.cancelled() => {}
                 () = tokio::time::sleep(jittered(config.fetch_every)) => {}
@@ -228,10 +225,4 @@ impl Shared {
             }
         }
     }
-}
-
-/// A short random name for this process's leases.
-fn uuid_like() -> String {
-    use rand::Rng;
-    format!("{:016x}", rand::rng().random::<u64>())
 }
