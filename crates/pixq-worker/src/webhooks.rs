@@ -20,7 +20,7 @@ mod resolver;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use metrics::{counter, gauge};
 use pixq_core::metrics::{WEBHOOK_DELIVERIES, WEBHOOK_IN_FLIGHT};
 use pixq_core::outage;
@@ -184,15 +184,17 @@ async fn deliver(shared: Arc<Shared>, event: Event, permit: HostPermit) {
             Attempt::Refused { reason }
         }
         Outcome::Failed(error) => {
-            let retry_in = backoff(event.attempts, config.backoff_base, config.backoff_max);
-            let deadline = event.since + config.give_up_after;
-            if Utc::now() + retry_in > deadline {
-                warn!(service = "webhooks", event = %event.id, subject = %event.subject, %error, attempts = event.attempts + 1, "gave up");
-                Attempt::GaveUp { error }
-            } else {
-                debug!(service = "webhooks", event = %event.id, %error, ?retry_in, "attempt failed");
-                Attempt::Failed { error, retry_in }
+            let next = after_failure(&event, config, error, Utc::now());
+            match &next {
+                Attempt::GaveUp { error } => {
+                    warn!(service = "webhooks", event = %event.id, subject = %event.subject, %error, attempts = event.attempts + 1, "gave up");
+                }
+                Attempt::Failed { error, retry_in } => {
+                    debug!(service = "webhooks", event = %event.id, %error, ?retry_in, "attempt failed");
+                }
+                _ => {}
             }
+            next
         }
     };
     let outcome = match &recorded {
@@ -204,6 +206,22 @@ async fn deliver(shared: Arc<Shared>, event: Event, permit: HostPermit) {
     };
     counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
     shared.record(&event, recorded).await;
+}
+
+/// What follows a failed attempt at `event` at `now`: another after the backoff of its
+/// attempts so far, or none when that one would start after `webhooks.give_up_after`.
+fn after_failure(
+    event: &Event,
+    config: &WebhookConfig,
+    error: String,
+    now: DateTime<Utc>,
+) -> Attempt {
+    let retry_in = backoff(event.attempts, config.backoff_base, config.backoff_max);
+    if now + retry_in > event.since + config.give_up_after {
+        Attempt::GaveUp { error }
+    } else {
+        Attempt::Failed { error, retry_in }
+    }
 }
 
 impl Shared {
@@ -224,5 +242,58 @@ impl Shared {
                 warn!(service = "webhooks", event = %event.id, error = %e, "could not record an attempt; the event will be taken again");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pixq_core::outbox::{DeliveryState, EventId, EventKind};
+
+    use super::*;
+
+    fn event(attempts: u32, since: DateTime<Utc>) -> Event {
+        Event {
+            id: EventId::generate(),
+            kind: EventKind::JobFinished,
+            subject: "job_1".into(),
+            url: "https://hooks.example/x".into(),
+            body: "{}".into(),
+            state: DeliveryState::Pending,
+            attempts,
+            last_error: None,
+            created_at: since,
+            since,
+            ended_at: None,
+        }
+    }
+
+    #[test]
+    fn a_failure_backs_off_exponentially_until_the_give_up_time() {
+        let config = WebhookConfig::default();
+        let since = Utc::now();
+        for attempts in 0..6 {
+            let full = config.backoff_base * 2u32.pow(attempts);
+            match after_failure(&event(attempts, since), &config, "500".into(), since) {
+                Attempt::Failed { retry_in, .. } => {
+                    assert!(
+                        retry_in >= full / 2 && retry_in <= full,
+                        "{attempts}: {retry_in:?}"
+                    );
+                }
+                other => panic!("{attempts}: {other:?}"),
+            }
+        }
+        let capped = after_failure(&event(40, since), &config, "500".into(), since);
+        assert!(
+            matches!(capped, Attempt::Failed { retry_in, .. } if retry_in <= config.backoff_max),
+            "{capped:?}"
+        );
+        let late = since + config.give_up_after - chrono::Duration::seconds(1);
+        assert_eq!(
+            after_failure(&event(3, since), &config, "timeout".into(), late),
+            Attempt::GaveUp {
+                error: "timeout".into()
+            }
+        );
     }
 }
