@@ -1,47 +1,12 @@
-//! [`BatchView`], the batch object, and [`ResultLine`], one line of a batch's results.
+//! [`ResultLine`], one line of a batch's results (the batch object itself is
+//! [`pixq_core::view::BatchView`]).
 
-use chrono::{DateTime, Utc};
-use pixq_core::batch::{Batch, ChainState, Counts};
-use pixq_core::job::{BatchId, JobId};
+use pixq_core::batch::ChainState;
+use pixq_core::job::JobId;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::chains::Chain;
-
-/// The batch object of INTERFACE.md: counts of its chains (a prompt with its extends is one)
-/// by state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BatchView {
-    /// The batch's id.
-    pub id: BatchId,
-    /// Its name, when given.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// How many chains it has.
-    pub total: u64,
-    /// How many are queued, running, succeeded, failed and cancelled.
-    pub counts: Counts,
-    /// Where the batch is POSTed when it ends.
-    pub webhook_url: Option<String>,
-    /// When it was accepted.
-    pub created_at: DateTime<Utc>,
-    /// When its last chain ended; `null` while any is queued or running.
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
-impl From<Batch> for BatchView {
-    fn from(batch: Batch) -> Self {
-        BatchView {
-            id: batch.id,
-            name: batch.name,
-            total: batch.total,
-            counts: batch.counts,
-            webhook_url: batch.webhook_url,
-            created_at: batch.created_at,
-            finished_at: batch.finished_at,
-        }
-    }
-}
 
 /// Why a chain did not succeed.
 #[derive(Debug, Clone, PartialEq, Serialize)]

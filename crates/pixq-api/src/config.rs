@@ -29,6 +29,9 @@ pub struct ApiConfig {
     pub public_url: Option<Url>,
     /// The scheduled pipelines `GET /v1/pipelines` lists (the workers fire them).
     pub pipelines: Vec<Pipeline>,
+    /// Whether `api.webhook_secret` is set: without it nothing could sign a webhook, so a
+    /// job or batch with a `webhook_url` is refused (400 naming `webhook_url`).
+    pub signs_webhooks: bool,
 }
 
 impl ApiConfig {
@@ -46,12 +49,14 @@ impl ApiConfig {
                 .unwrap_or(usize::MAX),
             public_url: settings.api.public_url.clone(),
             pipelines: settings.pipelines.clone(),
+            signs_webhooks: settings.api.webhook_secret.is_some(),
         }
     }
 }
 
 impl Default for ApiConfig {
-    /// No auth, [`DEFAULT_MAX_BODY`], no callbacks: what a loopback test server needs.
+    /// No auth, [`DEFAULT_MAX_BODY`], no callbacks, no webhooks: what a loopback test server
+    /// needs.
     fn default() -> Self {
         ApiConfig {
             tokens: Vec::new(),
@@ -59,6 +64,7 @@ impl Default for ApiConfig {
             max_batch_body: DEFAULT_MAX_BATCH_BODY,
             public_url: None,
             pipelines: Vec::new(),
+            signs_webhooks: false,
         }
     }
 }
@@ -72,6 +78,7 @@ impl fmt::Debug for ApiConfig {
             .field("max_batch_body", &self.max_batch_body)
             .field("public_url", &self.public_url.as_ref().map(Url::as_str))
             .field("pipelines", &self.pipelines.len())
+            .field("signs_webhooks", &self.signs_webhooks)
             .finish()
     }
 }

@@ -12,7 +12,8 @@
 //! - [`AppState`]: the store, the config and the metrics handle, shared by every request.
 //! - [`router`] builds the axum router; [`serve`] runs it on a listener until shutdown.
 //! - [`ApiError`]: the one error shape, `{"error":{"code","message","field"?}}`.
-//! - [`JobView`]: the job object, without the record's internals.
+//! - [`JobView`], [`BatchView`]: the job and batch objects (`pixq_core::view`, shared with the
+//!   webhooks that carry them), with how their webhook fared.
 //!
 //! Every request has a 10 s deadline, after which it is answered 503 `store_unavailable`:
 //! every route waits on the store only, and a connection that keeps reconnecting to a Redis
@@ -47,17 +48,17 @@ mod error;
 mod extract;
 mod routes;
 mod state;
-mod view;
+mod webhooks;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use batch_view::{BatchView, ResultError, ResultLine};
+pub use batch_view::{ResultError, ResultLine};
 pub use config::{ApiConfig, DEFAULT_MAX_BATCH_BODY, DEFAULT_MAX_BODY};
 pub use error::ApiError;
 pub use error::EntryError;
+pub use pixq_core::view::{BatchView, JobView, UpstreamView, WebhookView};
 pub use state::AppState;
-pub use view::{JobView, UpstreamView};
 
 /// Every route of the API with its middleware (auth on `/v1`, body limit, JSON errors for
 /// unknown paths, wrong methods and panics, request tracing), ready to serve or to test with

@@ -38,6 +38,17 @@ pub const JOB_DURATION: &str = "pixq_job_duration_seconds";
 /// Histogram: seconds from when a job was due to when a worker took it up.
 pub const QUEUE_WAIT: &str = "pixq_queue_wait_seconds";
 
+/// Counter: webhook delivery attempts, by `outcome`: `delivered`, `failed` (retried later),
+/// `gave_up` (dead after `webhooks.give_up_after`), `refused` (the outbound policy), and
+/// `postponed` (untried: the receiver's host had all its deliveries in flight).
+pub const WEBHOOK_DELIVERIES: &str = "pixq_webhook_deliveries_total";
+
+/// Histogram: seconds one webhook request took, answered or not.
+pub const WEBHOOK_REQUEST_DURATION: &str = "pixq_webhook_request_seconds";
+
+/// Gauge: webhook requests this process has in flight.
+pub const WEBHOOK_IN_FLIGHT: &str = "pixq_webhook_in_flight";
+
 /// Buckets of [`JOB_DURATION`]: a generation takes one to two minutes, a chain of extends
 /// several, a backlog hours.
 const JOB_DURATION_BUCKETS: &[f64] = &[
@@ -66,6 +77,12 @@ pub fn prometheus_handle() -> PrometheusHandle {
                 .and_then(|b| {
                     b.set_buckets_for_metric(
                         Matcher::Full(QUEUE_WAIT.to_owned()),
+                        QUEUE_WAIT_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(WEBHOOK_REQUEST_DURATION.to_owned()),
                         QUEUE_WAIT_BUCKETS,
                     )
                 });
@@ -116,6 +133,19 @@ fn describe() {
         QUEUE_WAIT,
         metrics::Unit::Seconds,
         "Time from when a job was due to when a worker took it up."
+    );
+    metrics::describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Webhook delivery attempts, by outcome (delivered, failed, gave_up, refused, postponed)."
+    );
+    metrics::describe_histogram!(
+        WEBHOOK_REQUEST_DURATION,
+        metrics::Unit::Seconds,
+        "Time one webhook request took, answered or not."
+    );
+    metrics::describe_gauge!(
+        WEBHOOK_IN_FLIGHT,
+        "Webhook requests this process has in flight."
     );
     metrics::counter!(JOBS_ENQUEUED).increment(0);
 }

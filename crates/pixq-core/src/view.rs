@@ -165,13 +165,13 @@ impl BatchView {
     }
 }
 
-/// How the latest webhook of a job or a batch fared: `{"event_id", "state", "attempts",
+/// How the latest webhook of a job or a batch fared: `{"id", "state", "attempts",
 /// "last_error"}`. A refused one says why in `last_error`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WebhookView {
     /// The event's id: its `webhook-id` header, and what `POST /v1/webhooks/{id}/resend`
     /// takes.
-    pub event_id: EventId,
+    pub id: EventId,
     /// `pending`, `delivered`, `failed` (given up after `webhooks.give_up_after`) or
     /// `refused` (the outbound policy forbade the address).
     pub state: DeliveryState,
@@ -184,7 +184,7 @@ pub struct WebhookView {
 impl From<DeliveryStatus> for WebhookView {
     fn from(status: DeliveryStatus) -> Self {
         WebhookView {
-            event_id: status.id,
+            id: status.id,
             state: status.state,
             attempts: status.attempts,
             last_error: status.last_error,
@@ -234,7 +234,7 @@ mod tests {
         let value = serde_json::to_value(JobView::from(job).with_webhook(Some(status))).unwrap();
         assert_eq!(
             value["webhook"],
-            json!({"event_id": "evt_1", "state": "refused", "attempts": 1,
+            json!({"id": "evt_1", "state": "refused", "attempts": 1,
                    "last_error": "127.0.0.1 is a loopback address"})
         );
     }

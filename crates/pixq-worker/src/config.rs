@@ -10,9 +10,10 @@ use std::time::Duration;
 use pixq_core::pipeline::Pipeline;
 use pixq_core::settings::{
     DEFAULT_POLL_FIRST_AFTER, DEFAULT_POLL_GIVE_UP_AFTER, DEFAULT_POLL_INTERVAL,
-    DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_UPSTREAM_MAX_IN_FLIGHT, DEFAULT_WORKER_CONCURRENCY,
-    MIN_POLL_INTERVAL, Settings,
+    DEFAULT_RETRY_MAX_ATTEMPTS, DEFAULT_UPSTREAM_MAX_IN_FLIGHT, DEFAULT_WEBHOOKS_GIVE_UP_AFTER,
+    DEFAULT_WEBHOOKS_TIMEOUT, DEFAULT_WORKER_CONCURRENCY, MIN_POLL_INTERVAL, Settings,
 };
+use pixq_core::webhook::{AddressPolicy, SigningKey};
 use url::Url;
 
 use crate::error::WorkerError;
@@ -70,6 +71,24 @@ pub const DEFAULT_PAUSE_BACKOFF_MAX: Duration = Duration::from_secs(10 * 60);
 /// The least a slot's lease lives: well above the time between two looks at a running task
 /// (a poll, a lookup), so a live holder always renews it in time.
 pub const MIN_SLOT_TTL: Duration = Duration::from_secs(60);
+
+/// Webhook requests one worker process has in flight at once, all receivers together.
+pub const DEFAULT_WEBHOOK_CONCURRENCY: usize = 64;
+
+/// Webhook requests in flight at once to one receiver (scheme, host and port): a slow
+/// receiver holds at most this many of [`DEFAULT_WEBHOOK_CONCURRENCY`], never the others'.
+pub const DEFAULT_WEBHOOK_PER_HOST: usize = 4;
+
+/// The wait after a webhook's first failed attempt; it doubles with every attempt (with
+/// jitter): 2 s, 4 s, 8 s, … up to [`DEFAULT_WEBHOOK_BACKOFF_MAX`].
+pub const DEFAULT_WEBHOOK_BACKOFF_BASE: Duration = Duration::from_secs(2);
+
+/// The longest wait between two attempts at one webhook: an hour, so a day of retries makes
+/// about thirty attempts.
+pub const DEFAULT_WEBHOOK_BACKOFF_MAX: Duration = Duration::from_secs(60 * 60);
+
+/// How often an idle delivery service looks for due webhook events.
+pub const DEFAULT_WEBHOOK_FETCH_EVERY: Duration = Duration::from_millis(250);
 
 /// The least a lease may live: it is renewed every third of it.
 const MIN_LEASE_TTL: Duration = Duration::from_secs(3);
@@ -132,6 +151,74 @@ pub struct WorkerConfig {
     /// The scheduled pipelines this worker's scheduler fires (`[[pipelines]]`); none starts
     /// no scheduler.
     pub pipelines: Vec<Pipeline>,
+    /// Delivering webhook events to users (`[webhooks]`, `api.webhook_secret`).
+    pub webhooks: WebhookConfig,
+}
+
+/// How the delivery service sends webhook events.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WebhookConfig {
+    /// The key that signs them (`api.webhook_secret`); `None` starts no delivery service
+    /// (the API refuses webhook URLs then, so no event is written).
+    pub key: Option<SigningKey>,
+    /// Which addresses a webhook may reach (`webhooks.allow_networks`).
+    pub policy: AddressPolicy,
+    /// One attempt's deadline, connecting included (`webhooks.timeout`).
+    pub timeout: Duration,
+    /// An event not delivered this long after it was written is dead
+    /// (`webhooks.give_up_after`).
+    pub give_up_after: Duration,
+    /// Requests in flight at once from this process.
+    pub concurrency: usize,
+    /// Requests in flight at once to one receiver.
+    pub per_host: usize,
+    /// The wait after the first failed attempt; doubles with each attempt.
+    pub backoff_base: Duration,
+    /// The longest wait between attempts.
+    pub backoff_max: Duration,
+    /// How often an idle delivery service looks for due events.
+    pub fetch_every: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            key: None,
+            policy: AddressPolicy::default(),
+            timeout: DEFAULT_WEBHOOKS_TIMEOUT,
+            give_up_after: DEFAULT_WEBHOOKS_GIVE_UP_AFTER,
+            concurrency: DEFAULT_WEBHOOK_CONCURRENCY,
+            per_host: DEFAULT_WEBHOOK_PER_HOST,
+            backoff_base: DEFAULT_WEBHOOK_BACKOFF_BASE,
+            backoff_max: DEFAULT_WEBHOOK_BACKOFF_MAX,
+            fetch_every: DEFAULT_WEBHOOK_FETCH_EVERY,
+        }
+    }
+}
+
+impl WebhookConfig {
+    /// A taken event stays leased this long: one attempt's deadline and time to record what
+    /// became of it. A deliverer killed mid-attempt stops holding the event when it runs out.
+    pub fn lease(&self) -> Duration {
+        self.timeout.saturating_add(Duration::from_secs(5))
+    }
+
+    /// The webhook part of validated [`Settings`]. The secret was checked when the settings
+    /// were read, so a key that does not decode here is treated as unset.
+    pub fn from_settings(settings: &Settings) -> Self {
+        WebhookConfig {
+            key: settings
+                .api
+                .webhook_secret
+                .as_ref()
+                .and_then(|secret| SigningKey::from_secret(secret.expose()).ok()),
+            policy: AddressPolicy::new(settings.webhooks.allow_networks.clone()),
+            timeout: settings.webhooks.timeout,
+            give_up_after: settings.webhooks.give_up_after,
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for WorkerConfig {
@@ -160,6 +247,7 @@ impl Default for WorkerConfig {
             pause_backoff_max: DEFAULT_PAUSE_BACKOFF_MAX,
             metrics_listen: None,
             pipelines: Vec::new(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -191,6 +279,7 @@ impl WorkerConfig {
             token_alias,
             metrics_listen: settings.worker.metrics_listen,
             pipelines: settings.pipelines.clone(),
+            webhooks: WebhookConfig::from_settings(settings),
             ..Self::default()
         }
     }
@@ -270,6 +359,26 @@ impl WorkerConfig {
         }
         if self.pause_backoff_max < self.pause_backoff {
             return bad("pause_backoff_max", "must not be less than pause_backoff");
+        }
+        let hooks = &self.webhooks;
+        for (field, value) in [
+            ("webhooks.timeout", hooks.timeout),
+            ("webhooks.give_up_after", hooks.give_up_after),
+            ("webhooks.backoff_base", hooks.backoff_base),
+            ("webhooks.fetch_every", hooks.fetch_every),
+        ] {
+            if value.is_zero() {
+                return bad(field, "must be more than zero");
+            }
+        }
+        if hooks.concurrency == 0 || hooks.per_host == 0 {
+            return bad("webhooks.concurrency", "must be at least 1, per host too");
+        }
+        if hooks.backoff_max < hooks.backoff_base {
+            return bad(
+                "webhooks.backoff_max",
+                "must not be less than webhooks.backoff_base",
+            );
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
-//! [`Janitor`]: sweeps finished jobs whose retention has passed out of the store, and
-//! batches whose writer died before accepting them.
+//! [`Janitor`]: sweeps finished jobs and ended webhook events whose retention has passed out
+//! of the store, and batches whose writer died before accepting them.
 //!
 //! Listings and transitions already sweep a few expired jobs each, so the indexes stay
 //! bounded while pixq is busy; the janitor catches up when it is quiet, a bounded number per
@@ -51,6 +51,13 @@ impl Janitor {
             Ok(swept) => {
                 info!(service = "janitor", swept, "discarded abandoned batches");
             }
+            Err(e) => {
+                outage::failed("janitor", &e);
+            }
+        }
+        match self.store.outbox().prune(PER_CALL).await {
+            Ok(0) => {}
+            Ok(swept) => debug!(service = "janitor", swept, "swept expired webhook events"),
             Err(e) => {
                 outage::failed("janitor", &e);
             }

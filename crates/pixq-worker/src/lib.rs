@@ -14,6 +14,9 @@
 //! - the janitor, which sweeps expired finished jobs (`janitor`);
 //! - with `[[pipelines]]`, the scheduler, which submits each pipeline's prompts as one batch on
 //!   every tick, each tick once however many workers run (`scheduler`);
+//! - with `api.webhook_secret`, the delivery service, which sends webhook events from the
+//!   store's outbox to users, signed, retried with backoff, through the outbound address
+//!   policy, never holding an upstream slot (`webhooks`);
 //! - with `worker.metrics_listen`, `GET /metrics` and `GET /healthz` ([`serve_metrics`]).
 //!
 //! The upstream's limits are shared by every worker (DESIGN decision 4): a job takes one of
@@ -67,12 +70,15 @@ mod step;
 mod submit;
 mod telemetry;
 mod timing;
+mod webhooks;
 
 pub use config::{
     DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_MAX, DEFAULT_FETCH_EVERY, DEFAULT_HANDLER_TIMEOUT,
     DEFAULT_JANITOR_EVERY, DEFAULT_LEASE_TTL, DEFAULT_LOOKUP_GRACE, DEFAULT_PAUSE_BACKOFF,
     DEFAULT_PAUSE_BACKOFF_MAX, DEFAULT_RESCUE_AFTER, DEFAULT_RESCUE_BATCH, DEFAULT_RESCUE_EVERY,
-    DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_TOKEN_ALIAS, MIN_SLOT_TTL, WorkerConfig,
+    DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_TOKEN_ALIAS, DEFAULT_WEBHOOK_BACKOFF_BASE,
+    DEFAULT_WEBHOOK_BACKOFF_MAX, DEFAULT_WEBHOOK_CONCURRENCY, DEFAULT_WEBHOOK_FETCH_EVERY,
+    DEFAULT_WEBHOOK_PER_HOST, MIN_SLOT_TTL, WebhookConfig, WorkerConfig,
 };
 pub use error::WorkerError;
 pub use metrics_server::serve_metrics;

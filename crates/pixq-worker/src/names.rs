@@ -1,5 +1,5 @@
 //! Names: of apalis workers (unique on every start and restart, APALIS-NOTES 3), of lease
-//! holders, and the secrets in callback URLs.
+//! holders (the webhook deliverer's too), and the secrets in callback URLs.
 
 /// The names of one process's apalis workers: `pixq-worker-<host>-<pid>-<random>-<n>`, where
 /// `<n>` counts every start of a worker in this process, so no name is ever reused.
@@ -31,6 +31,17 @@ impl WorkerNames {
 /// two runs on the same worker never mistake each other's lease for their own.
 pub(crate) fn holder(worker: &str) -> String {
     format!("{worker}/{}", random_hex(4))
+}
+
+/// The lease holder of one process's webhook delivery service:
+/// `pixq-webhooks-<host>-<pid>-<random>`.
+pub(crate) fn deliverer() -> String {
+    format!(
+        "pixq-webhooks-{}-{}-{}",
+        hostname(),
+        std::process::id(),
+        random_hex(4)
+    )
 }
 
 /// A callback URL secret: 32 random hex characters.

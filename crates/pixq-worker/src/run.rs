@@ -1,5 +1,6 @@
 //! [`run`]: one worker: the apalis monitor with its worker over pixq's doorbells, and the
-//! rescuer, janitor, gauges and (with pipelines) the scheduler beside it, until shutdown.
+//! rescuer, janitor, gauges, the webhooks' delivery service and (with pipelines) the
+//! scheduler beside it, until shutdown.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +24,7 @@ use crate::names::WorkerNames;
 use crate::rescuer::Rescuer;
 use crate::scheduler::Scheduler;
 use crate::telemetry::Gauges;
+use crate::webhooks::Deliverer;
 
 /// The wait before the monitor itself is started again, should it ever stop on its own.
 const MONITOR_RESTART_DELAY: Duration = Duration::from_secs(1);
@@ -87,6 +89,14 @@ pub async fn run(
     if !config.pipelines.is_empty() {
         let scheduler = Scheduler::new(store.clone(), config.pipelines.clone());
         services.push(tokio::spawn(scheduler.run(background.clone())));
+    }
+    match Deliverer::new(store.clone(), &config.webhooks) {
+        Ok(Some(deliverer)) => services.push(tokio::spawn(deliverer.run(background.clone()))),
+        Ok(None) => info!(
+            service = "webhooks",
+            "no api.webhook_secret: webhook events are not delivered by this worker"
+        ),
+        Err(e) => error!(service = "webhooks", error = %e, "cannot start the delivery service"),
     }
     if let Some(listener) = metrics_listener {
         let stop = background.clone();

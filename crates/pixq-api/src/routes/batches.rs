@@ -24,12 +24,13 @@ use serde_json::Value;
 
 use super::jobs::idempotency_key;
 use crate::batch_body::{self, Form};
-use crate::batch_view::BatchView;
 use crate::chains::{self, Chain};
 use crate::characters::NameResolver;
 use crate::error::{ApiError, EntryError};
 use crate::extract::read_body_up_to;
 use crate::state::AppState;
+use crate::webhooks::{batch_view, require_secret};
+use pixq_core::view::BatchView;
 
 /// The most bad entries one rejection lists.
 pub(crate) const MAX_LISTED: usize = 100;
@@ -178,6 +179,12 @@ async fn validate(state: &AppState, form: Form, bytes: &[u8]) -> Result<Validate
     if !bad.is_empty() {
         return Err(rejected(bad, specs.len()));
     }
+    if webhook_url.is_some() {
+        require_secret(state, "webhook_url")?;
+    }
+    if let Some(i) = specs.iter().position(|s| s.webhook_url().is_some()) {
+        require_secret(state, &format!("jobs[{i}].webhook_url"))?;
+    }
     if specs.is_empty() {
         return Err(unprocessable(
             "jobs",
@@ -286,7 +293,7 @@ pub(super) async fn show(
     State(state): State<AppState>,
     BatchPath(id): BatchPath,
 ) -> Result<Json<BatchView>, ApiError> {
-    Ok(Json(BatchView::from(found(&state, &id).await?)))
+    Ok(Json(batch_view(&state, found(&state, &id).await?).await?))
 }
 
 pub(super) async fn found(state: &AppState, id: &BatchId) -> Result<Batch, ApiError> {
@@ -327,7 +334,7 @@ pub(super) async fn cancel(
         ApiError::internal()
     })??;
     tracing::info!(batch = %id, cancelled, "batch cancelled");
-    Ok(Json(BatchView::from(found(&state, &id).await?)))
+    Ok(Json(batch_view(&state, found(&state, &id).await?).await?))
 }
 
 /// The answer of `POST /v1/batches/{id}/retry`.

@@ -16,7 +16,8 @@ use super::ring_or_log;
 use crate::error::ApiError;
 use crate::extract::JobPath;
 use crate::state::AppState;
-use crate::view::JobView;
+use crate::webhooks::job_view;
+use pixq_core::view::JobView;
 
 /// How many descendants a cancel looks at; a chain has at most 11 steps.
 const MAX_DESCENDANTS: usize = 64;
@@ -48,7 +49,7 @@ pub(super) async fn cancel(
             }
             count_cancelled(1 + pending.len());
             tracing::info!(job = %job.id, descendants = pending.len(), "job cancelled");
-            Ok(Json(JobView::from(job)))
+            Ok(Json(job_view(&state, job).await?))
         }
         Ok(Outcome::Stale { current }) => {
             let cancelled = cancel_each(&state, &pending).await?;
@@ -60,9 +61,9 @@ pub(super) async fn cancel(
             }
             count_cancelled(cancelled.len());
             tracing::info!(job = %id, steps = ?cancelled, "rest of the chain cancelled");
-            Ok(Json(JobView::from(current)))
+            Ok(Json(job_view(&state, current).await?))
         }
-        Ok(Outcome::TaskTaken { current, .. }) => Ok(Json(JobView::from(current))),
+        Ok(Outcome::TaskTaken { current, .. }) => Ok(Json(job_view(&state, current).await?)),
         Err(StoreError::NotFound(_)) => Err(not_found(&id)),
         Err(e) => Err(e.into()),
     }

@@ -15,7 +15,8 @@ use crate::characters::resolve_asset_names;
 use crate::error::ApiError;
 use crate::extract::{JobPath, JsonBody};
 use crate::state::AppState;
-use crate::view::JobView;
+use crate::webhooks::{job_view, require_secret};
+use pixq_core::view::JobView;
 
 /// The longest `Idempotency-Key` accepted, in bytes.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -39,6 +40,9 @@ pub(super) async fn create(
     };
     resolve_asset_names(state.store(), &mut value).await?;
     let spec = JobSpec::from_value(&value)?;
+    if spec.webhook_url().is_some() {
+        require_secret(&state, "webhook_url")?;
+    }
     let idempotency = key.map(|key| IdempotencyKey {
         key,
         fingerprint: spec.fingerprint(),
@@ -71,7 +75,7 @@ pub(super) async fn show(
     JobPath(id): JobPath,
 ) -> Result<Json<JobView>, ApiError> {
     match state.store().jobs().get(&id).await? {
-        Some(job) => Ok(Json(JobView::from(job))),
+        Some(job) => Ok(Json(job_view(&state, job).await?)),
         None => Err(ApiError::not_found(format!("job {id} does not exist"))),
     }
 }

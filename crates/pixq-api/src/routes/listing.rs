@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::view::JobView;
+use crate::webhooks::job_views;
+use pixq_core::view::JobView;
 
 /// The page size when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -51,7 +52,7 @@ pub(super) async fn list(
         )
         .await?;
     Ok(Json(ListPage {
-        jobs: page.jobs.into_iter().map(JobView::from).collect(),
+        jobs: job_views(&state, page.jobs).await?,
         next_cursor: page.next_cursor.map(|c| c.as_str().to_owned()),
     }))
 }
@@ -102,7 +103,8 @@ fn parse_state(value: &str) -> Result<JobState, ApiError> {
         .map_err(|e| ApiError::bad_input(SpecErrorCode::InvalidValue, "state", e.to_string()))
 }
 
-fn parse_limit(value: &str) -> Result<usize, ApiError> {
+/// `limit`: a whole number from 1 to [`MAX_LIMIT`] (the dead webhooks' listing takes the same).
+pub(super) fn parse_limit(value: &str) -> Result<usize, ApiError> {
     value
         .parse::<usize>()
         .ok()

@@ -12,6 +12,7 @@ mod listing;
 mod pipelines;
 mod scrape;
 mod templates;
+mod webhooks;
 
 use std::any::Any;
 use std::time::Duration;
@@ -56,6 +57,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/batches/{id}/results", get(batch_results::results))
         .route("/v1/batches/{id}/cancel", post(batches::cancel))
         .route("/v1/batches/{id}/retry", post(batches::retry))
+        .route("/v1/webhooks/dead", get(webhooks::dead))
+        .route("/v1/webhooks/{id}/resend", post(webhooks::resend))
         .route_layer(from_fn_with_state(state.clone(), require_token));
     let open = Router::new()
         .route(pixq_core::callback::ROUTE, post(callback::receive))

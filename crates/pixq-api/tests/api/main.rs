@@ -18,3 +18,4 @@ mod routing;
 mod setup;
 mod templates;
 mod validation;
+mod webhooks;

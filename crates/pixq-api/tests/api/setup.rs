@@ -444,3 +444,12 @@ impl Proxy {
         Proxy { addr, task }
     }
 }
+
+/// The default configuration with `api.webhook_secret` set: jobs and batches may carry a
+/// `webhook_url`.
+pub fn with_webhooks() -> ApiConfig {
+    ApiConfig {
+        signs_webhooks: true,
+        ..ApiConfig::default()
+    }
+}

@@ -126,7 +126,7 @@ async fn each_invalid_body_gets_a_4xx_naming_the_field(backend: Backend) {
 }
 
 async fn the_limits_themselves_are_accepted(backend: Backend) {
-    let api = Api::start(backend).await;
+    let api = Api::start_with(backend, crate::setup::with_webhooks()).await;
     for body in [
         json!({"prompt": "x".repeat(2048)}),
         json!({"prompt": "a", "extend": (0..10).map(|i| json!({"prompt": format!("s{i}")})).collect::<Vec<_>>()}),
@@ -147,7 +147,7 @@ async fn the_limits_themselves_are_accepted(backend: Backend) {
 }
 
 async fn a_created_job_is_the_job_object_and_is_due_now(backend: Backend) {
-    let api = Api::start(backend).await;
+    let api = Api::start_with(backend, crate::setup::with_webhooks()).await;
     let body = json!({
         "prompt": "  a lighthouse  ",
         "quality": "720p",

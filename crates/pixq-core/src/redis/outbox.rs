@@ -282,6 +282,10 @@ impl Outbox for RedisStore {
             pipe.get(self.keys.webhook_of(subject));
         }
         let latest: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+        if latest.iter().all(Option::is_none) {
+            // Nothing to read, and Redis refuses an empty pipeline.
+            return Ok(latest.into_iter().map(|_| None).collect());
+        }
         let mut pipe = ::redis::pipe();
         for id in latest.iter().flatten() {
             pipe.cmd("HMGET")

@@ -22,7 +22,7 @@ pub const MIN_KEY_BYTES: usize = 16;
 pub struct KeyError(String);
 
 /// The key that signs webhooks, decoded from `api.webhook_secret`. `Debug` never shows it.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SigningKey(Vec<u8>);
 
 impl SigningKey {

@@ -447,6 +447,13 @@ pub async fn a_subject_without_events_has_no_status(store: &SharedStore) {
         status[1].as_ref().map(|s| s.state),
         Some(DeliveryState::Pending)
     );
+    // Only subjects without events: a job with a webhook that has not ended yet.
+    let none = store
+        .outbox()
+        .status(&["job_none".to_owned(), "job_other".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(none, vec![None, None]);
 }
 
 pub async fn ended_events_expire_after_retention<B: Backend>(backend: &B) {

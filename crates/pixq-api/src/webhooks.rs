@@ -1,0 +1,71 @@
+//! What the API shows of webhooks: the job and batch objects with how their latest event fared
+//! (`webhook`, from [`pixq_core::outbox::Outbox::status`]), and the refusal of a `webhook_url`
+//! while nothing could sign its events.
+
+use pixq_core::batch::Batch;
+use pixq_core::job::Job;
+use pixq_core::spec::SpecErrorCode;
+use pixq_core::view::{BatchView, JobView};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// 400 naming `field` when webhooks are asked for while `api.webhook_secret` is unset.
+pub(crate) fn require_secret(state: &AppState, field: &str) -> Result<(), ApiError> {
+    if state.config().signs_webhooks {
+        return Ok(());
+    }
+    Err(ApiError::bad_input(
+        SpecErrorCode::InvalidValue,
+        field,
+        "webhooks are off on this server: set api.webhook_secret (a Standard Webhooks secret, whsec_ + base64) to send them",
+    ))
+}
+
+/// The job objects of `jobs`, each with its webhook's state when it has one. Only jobs with
+/// a `webhook_url` are looked up, in one call.
+pub(crate) async fn job_views(state: &AppState, jobs: Vec<Job>) -> Result<Vec<JobView>, ApiError> {
+    let subjects: Vec<String> = jobs
+        .iter()
+        .filter(|job| job.webhook_url.is_some())
+        .map(|job| job.id.to_string())
+        .collect();
+    let mut statuses = if subjects.is_empty() {
+        Vec::new()
+    } else {
+        state.store().outbox().status(&subjects).await?
+    }
+    .into_iter();
+    Ok(jobs
+        .into_iter()
+        .map(|job| {
+            let status = if job.webhook_url.is_some() {
+                statuses.next().flatten()
+            } else {
+                None
+            };
+            JobView::from(job).with_webhook(status)
+        })
+        .collect())
+}
+
+/// The job object of `job`, with its webhook's state when it has one.
+pub(crate) async fn job_view(state: &AppState, job: Job) -> Result<JobView, ApiError> {
+    let mut views = job_views(state, vec![job]).await?;
+    views.pop().ok_or_else(ApiError::internal)
+}
+
+/// The batch object of `batch`, with its webhook's state when it has one.
+pub(crate) async fn batch_view(state: &AppState, batch: Batch) -> Result<BatchView, ApiError> {
+    if batch.webhook_url.is_none() {
+        return Ok(BatchView::from(batch));
+    }
+    let status = state
+        .store()
+        .outbox()
+        .status(&[batch.id.to_string()])
+        .await?
+        .pop()
+        .flatten();
+    Ok(BatchView::from(batch).with_webhook(status))
+}
