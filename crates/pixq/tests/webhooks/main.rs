@@ -206,13 +206,21 @@ async fn every_event_arrives_signed_once_although_the_receiver_fails_twice(mode:
 
 /// Done when 5: the official `standardwebhooks` package (PyPI) verifies `delivery`, and
 /// refuses it tampered. The interpreter is `PIXQ_PYTHON` (`.ci/run` sets it to a venv with the
-/// package), else `python3`; `PIXQ_SKIP_PYTHON` skips this check, saying so.
+/// package), else that venv's when it exists, else `python3`; `PIXQ_SKIP_PYTHON` skips this check, saying so.
 fn standardwebhooks_verifies(delivery: &receiver::Request, dir: &std::path::Path) {
     if std::env::var_os("PIXQ_SKIP_PYTHON").is_some() {
         eprintln!("PIXQ_SKIP_PYTHON is set: the standardwebhooks check is SKIPPED");
         return;
     }
-    let python = std::env::var("PIXQ_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    // The venv `.ci/run` makes, when it is there: `cargo test` alone finds the package too.
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/sdk-venv/bin/python");
+    let python = std::env::var("PIXQ_PYTHON").unwrap_or_else(|_| {
+        if venv.exists() {
+            venv.display().to_string()
+        } else {
+            "python3".to_owned()
+        }
+    });
     let file = dir.join(format!("delivery-{}.json", delivery.id));
     std::fs::create_dir_all(dir).expect("the log dir");
     let saved = json!({
