@@ -3,7 +3,9 @@
 use std::fmt;
 
 use pixq_core::pipeline::Pipeline;
-use pixq_core::settings::{DEFAULT_API_MAX_BATCH_BODY, DEFAULT_API_MAX_BODY, Settings};
+use pixq_core::settings::{
+    DEFAULT_API_MAX_BATCH_BODY, DEFAULT_API_MAX_BODY, DEFAULT_UPSTREAM_MAX_IN_FLIGHT, Settings,
+};
 use url::Url;
 
 /// The default largest body `POST /v1/jobs` accepts: `api.max_body`'s default.
@@ -29,6 +31,9 @@ pub struct ApiConfig {
     pub public_url: Option<Url>,
     /// The scheduled pipelines `GET /v1/pipelines` lists (the workers fire them).
     pub pipelines: Vec<Pipeline>,
+    /// `upstream.max_in_flight`: the cap per token that `GET /v1/overview` and the dashboard
+    /// show beside each token's generations in flight (the workers enforce it).
+    pub max_in_flight: u32,
 }
 
 impl ApiConfig {
@@ -46,6 +51,7 @@ impl ApiConfig {
                 .unwrap_or(usize::MAX),
             public_url: settings.api.public_url.clone(),
             pipelines: settings.pipelines.clone(),
+            max_in_flight: settings.upstream.max_in_flight,
         }
     }
 }
@@ -59,6 +65,7 @@ impl Default for ApiConfig {
             max_batch_body: DEFAULT_MAX_BATCH_BODY,
             public_url: None,
             pipelines: Vec::new(),
+            max_in_flight: DEFAULT_UPSTREAM_MAX_IN_FLIGHT,
         }
     }
 }
@@ -72,6 +79,7 @@ impl fmt::Debug for ApiConfig {
             .field("max_batch_body", &self.max_batch_body)
             .field("public_url", &self.public_url.as_ref().map(Url::as_str))
             .field("pipelines", &self.pipelines.len())
+            .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
 }

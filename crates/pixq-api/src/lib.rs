@@ -43,8 +43,10 @@ mod batch_view;
 mod chains;
 mod characters;
 mod config;
+mod dashboard;
 mod error;
 mod extract;
+mod overview;
 mod routes;
 mod state;
 mod view;
@@ -56,6 +58,7 @@ pub use batch_view::{BatchView, ResultError, ResultLine};
 pub use config::{ApiConfig, DEFAULT_MAX_BATCH_BODY, DEFAULT_MAX_BODY};
 pub use error::ApiError;
 pub use error::EntryError;
+pub use overview::{Overview, PauseView, QueueDepth, TokenLoad};
 pub use state::AppState;
 pub use view::{JobView, UpstreamView};
 

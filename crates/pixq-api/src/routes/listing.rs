@@ -102,7 +102,7 @@ fn parse_state(value: &str) -> Result<JobState, ApiError> {
         .map_err(|e| ApiError::bad_input(SpecErrorCode::InvalidValue, "state", e.to_string()))
 }
 
-fn parse_limit(value: &str) -> Result<usize, ApiError> {
+pub(super) fn parse_limit(value: &str) -> Result<usize, ApiError> {
     value
         .parse::<usize>()
         .ok()
