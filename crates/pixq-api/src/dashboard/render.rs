@@ -366,7 +366,9 @@ fn chain_row(index: usize, chain: &Chain, viewer: &Viewer, here: &str) -> Markup
                                 (job.action.as_str()) " " span.state-name { (job.state.as_str()) }
                             }
                         } @else {
-                            li.step.state-pending title=(format!("step {step}: not made yet")) { "step " (step) }
+                            li.step.state-pending title=(format!("step {step}: not made yet")) {
+                                "extend " span.state-name { "to come" }
+                            }
                         }
                     }
                 }
