@@ -120,7 +120,16 @@ async fn wait_eval(client: &Client, what: &str, script: &str) -> Value {
     .await
 }
 
+/// Takes a screenshot into `target/dashboard/` once every video on the page has its first
+/// frame.
 async fn screenshot(client: &Client, name: &str) -> PathBuf {
+    wait_eval(
+        client,
+        "the page's videos to load",
+        "const all = Array.from(document.querySelectorAll('video')); \
+         return all.every(v => v.readyState >= 2) ? all.length : null",
+    )
+    .await;
     let png = client.screenshot().await.expect("a screenshot");
     let dir = shots_dir();
     std::fs::create_dir_all(&dir).expect("target/dashboard");
@@ -141,7 +150,12 @@ async fn the_dashboard_in_a_browser_logs_in_shows_progress_videos_and_cancels() 
     )
     .embedded()
     .env("PIXQ__UPSTREAM__MAX_IN_FLIGHT", "1")
-    .env("PIXQ__API__TOKENS", DASH_TOKEN);
+    .env("PIXQ__API__TOKENS", DASH_TOKEN)
+    // A pipeline that will not fire during the test, for the dashboard to list.
+    .config(
+        "[[pipelines]]\nname = \"nightly-foxes\"\nschedule = \"0 0 3 * * *\"\n\
+         timezone = \"Europe/Paris\"\nprompts = [\"a fox at dawn\", \"a fox at dusk\"]\n",
+    );
     let mut run = Run::start(setup).await;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
@@ -157,11 +171,17 @@ async fn the_dashboard_in_a_browser_logs_in_shows_progress_videos_and_cancels() 
     let base = run.api();
 
     // Logs in: the dashboard sends a browser without a session to the form.
-    client.goto(&format!("{base}/")).await.expect("the dashboard loads");
+    client
+        .goto(&format!("{base}/"))
+        .await
+        .expect("the dashboard loads");
     let at = client.current_url().await.expect("a URL");
     assert_eq!(at.path(), "/login", "no session: the login form");
     screenshot(&client, "login.png").await;
-    let field = client.find(Locator::Css("#token")).await.expect("a token field");
+    let field = client
+        .find(Locator::Css("#token"))
+        .await
+        .expect("a token field");
     field.send_keys(DASH_TOKEN).await.expect("typing");
     client
         .find(Locator::Css("main.login button[type=submit]"))
@@ -178,7 +198,10 @@ async fn the_dashboard_in_a_browser_logs_in_shows_progress_videos_and_cancels() 
     .await;
     let cookie_visible = eval(&client, "return document.cookie").await;
     assert!(
-        !cookie_visible.as_str().unwrap_or_default().contains("pixq_session"),
+        !cookie_visible
+            .as_str()
+            .unwrap_or_default()
+            .contains("pixq_session"),
         "the session cookie is HttpOnly: {cookie_visible}"
     );
     eval(&client, "window.__pixqSamePage = 42; return null").await;
@@ -239,7 +262,11 @@ async fn the_dashboard_in_a_browser_logs_in_shows_progress_videos_and_cancels() 
     .await;
     let src = video["src"].as_str().expect("a video source");
     let response = reqwest::get(src).await.expect("the video's source answers");
-    assert!(response.status().is_success(), "{src}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "{src}: {}",
+        response.status()
+    );
     let content_type = response
         .headers()
         .get("content-type")
@@ -250,9 +277,19 @@ async fn the_dashboard_in_a_browser_logs_in_shows_progress_videos_and_cancels() 
     let bytes = response.bytes().await.expect("video bytes");
     assert_eq!(bytes.get(4..8), Some(&b"ftyp"[..]), "{src} is an MP4");
     assert!(
-        video["poster"].as_str().is_some_and(|p| p.ends_with(".svg")),
+        video["poster"]
+            .as_str()
+            .is_some_and(|p| p.ends_with(".svg")),
         "the first frame is the poster: {video}"
     );
+    // And the browser itself loads and decodes it: it can play inline.
+    wait_eval(
+        &client,
+        "the browser to decode the video",
+        "const v = document.querySelector('tr[data-live] video[src]'); \
+         return v && v.readyState >= 2 && v.videoWidth > 0 ? v.videoWidth : null",
+    )
+    .await;
 
     // The script prompt is text on the page, not a script, and nothing alerted.
     let prompts = eval(
@@ -267,13 +304,14 @@ async fn the_dashboard_in_a_browser_logs_in_shows_progress_videos_and_cancels() 
         "the prompt shows as text: {prompts}"
     );
     assert_eq!(
-        eval(&client, "return document.querySelectorAll('main script').length").await,
+        eval(
+            &client,
+            "return document.querySelectorAll('main script').length"
+        )
+        .await,
         json!(0)
     );
-    assert!(
-        client.get_alert_text().await.is_err(),
-        "no alert is open"
-    );
+    assert!(client.get_alert_text().await.is_err(), "no alert is open");
 
     // Cancels a queued job with its button; its row turns cancelled, live.
     let row = wait_eval(
@@ -310,23 +348,75 @@ async fn the_dashboard_in_a_browser_logs_in_shows_progress_videos_and_cancels() 
         .await;
     assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
 
-    // Lets the rest finish for the screenshots: one of each state worth showing.
+    // Lets the rest finish, then one job the upstream refuses (its moderation), so the last
+    // screenshots show an error in words with the upstream's code beside it.
     until("the batch to finish", Duration::from_secs(120), || async {
         let (_, b) = run.get(&format!("/v1/batches/{id}")).await;
         b["finished_at"].is_string().then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     let shot = screenshot(&client, "batch.png").await;
-    client.goto(&format!("{base}/")).await.expect("the overview");
-    wait_eval(
-        &client,
-        "the overview",
-        "return document.querySelector('section#queue') ? true : null",
+    run.faults(json!({"moderation": 1.0})).await;
+    let refused = run
+        .submit(json!({"prompt": "a crowded street market at noon"}))
+        .await;
+    until(
+        "the refused job to fail",
+        Duration::from_secs(30),
+        || async { (run.job(&refused).await["state"] == "failed").then_some(()) },
     )
     .await;
-    screenshot(&client, "dashboard.png").await;
-    eprintln!("screenshots in {}", shot.parent().map_or_else(String::new, |p| p.display().to_string()));
+    run.faults(json!({"moderation": 0.0})).await;
+    client
+        .goto(&format!("{base}/"))
+        .await
+        .expect("the overview");
+    let error = wait_eval(
+        &client,
+        "the failed job's error on the overview",
+        &format!(
+            "const r = document.getElementById('job-{refused}'); \
+             return r && r.querySelector('.error-code') ? \
+             [r.querySelector('.error-message').textContent, r.querySelector('.error-code').textContent] : null"
+        ),
+    )
+    .await;
+    assert!(
+        error[1].as_str().is_some_and(|code| !code.is_empty()),
+        "the code beside the message: {error}"
+    );
+    assert!(
+        eval(
+            &client,
+            &format!(
+                "return !!document.querySelector('#job-{refused} form[action$=\"/retry\"] button')"
+            )
+        )
+        .await
+            == json!(true),
+        "a failed job has a retry button"
+    );
+    let pipelines = eval(
+        &client,
+        "return document.getElementById('pipelines').textContent",
+    )
+    .await;
+    assert!(
+        pipelines
+            .as_str()
+            .is_some_and(|t| t.contains("nightly-foxes")),
+        "the pipelines with their next runs: {pipelines}"
+    );
+    client
+        .set_window_size(1440, 1500)
+        .await
+        .expect("a taller window");
+    screenshot(&client, "dashboard-full.png").await;
+    eprintln!(
+        "screenshots in {}",
+        shot.parent()
+            .map_or_else(String::new, |p| p.display().to_string())
+    );
     client.close().await.expect("the browser closes");
     run.terminate_server();
 }

@@ -38,6 +38,7 @@ enum Action {
     RetryBatch,
 }
 
+/// Cancels a job and the rest of its chain, as `POST /v1/jobs/{id}/cancel`.
 pub(super) async fn cancel_job(
     state: State<AppState>,
     access: Access,
@@ -48,6 +49,7 @@ pub(super) async fn cancel_job(
     act(state, access, headers, id, form, Action::CancelJob).await
 }
 
+/// Retries a failed job, as `POST /v1/jobs/{id}/retry`.
 pub(super) async fn retry_job(
     state: State<AppState>,
     access: Access,
@@ -58,6 +60,7 @@ pub(super) async fn retry_job(
     act(state, access, headers, id, form, Action::RetryJob).await
 }
 
+/// Cancels a batch's unfinished chains, as `POST /v1/batches/{id}/cancel`.
 pub(super) async fn cancel_batch(
     state: State<AppState>,
     access: Access,
@@ -68,6 +71,7 @@ pub(super) async fn cancel_batch(
     act(state, access, headers, id, form, Action::CancelBatch).await
 }
 
+/// Retries a batch's failed chains, as `POST /v1/batches/{id}/retry`.
 pub(super) async fn retry_batch(
     state: State<AppState>,
     access: Access,

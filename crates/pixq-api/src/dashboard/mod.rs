@@ -43,14 +43,17 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/assets/dashboard.css", get(style))
 }
 
+/// `GET /assets/dashboard.js`.
 async fn script() -> impl IntoResponse {
     asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
+/// `GET /assets/dashboard.css`.
 async fn style() -> impl IntoResponse {
     asset("text/css; charset=utf-8", STYLE)
 }
 
+/// An embedded file, revalidated on every load so that an upgrade shows at once.
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (
         [

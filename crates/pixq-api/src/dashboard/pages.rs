@@ -39,24 +39,32 @@ pub(super) fn is_live(headers: &HeaderMap) -> bool {
 
 /// What the overview page shows.
 pub(super) struct OverviewPage {
+    /// The queue and the tokens.
     pub overview: Overview,
+    /// The newest batches.
     pub batches: Vec<Batch>,
+    /// The newest jobs, of batches or not.
     pub jobs: Vec<Job>,
+    /// The configured pipelines with their runs.
     pub pipelines: Vec<PipelineView>,
 }
 
 /// What a batch's page shows.
 pub(super) struct BatchPage {
+    /// The batch with its counts.
     pub batch: Batch,
     /// The first chain's place in the batch.
     pub offset: usize,
+    /// A page of its chains, in the order submitted.
     pub chains: Vec<Chain>,
 }
 
 /// The viewer as the layout needs it: the CSRF token of the buttons, and whether there is a
 /// session to log out of.
 pub(super) struct Viewer {
+    /// What every button posts.
     pub csrf: String,
+    /// Whether to offer Log out.
     pub logged_in: bool,
 }
 
@@ -196,11 +204,14 @@ impl IntoResponse for PageError {
 /// script gets 401 (and goes there itself).
 #[derive(Debug)]
 pub(super) enum LoginFirst {
+    /// 303 to `/login`.
     Redirect,
+    /// 401 in plain words.
     Unauthorized,
 }
 
 impl LoginFirst {
+    /// A page loaded by the browser is redirected; the live script and posts get 401.
     pub(super) fn for_request(parts: &Parts) -> Self {
         if is_live(&parts.headers) || parts.method != axum::http::Method::GET {
             LoginFirst::Unauthorized

@@ -417,7 +417,7 @@ fn video(result: &JobResult) -> Markup {
 fn error(job: &Job) -> Markup {
     html! {
         @if let Some(e) = &job.error {
-            @if !(job.state == JobState::Succeeded) {
+            @if job.state != JobState::Succeeded {
                 p.error {
                     span.error-message { (e.message) }
                     " " code.error-code title="the upstream's code" { (e.code) }

@@ -105,13 +105,14 @@ pub(crate) fn redacted(path: &str) -> String {
 /// otherwise hold the client for as long as its retries last.
 pub(crate) const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
-/// The deadline of the batch routes, which write or walk up to 100,000 chains. Their work
+/// The deadline of the batch routes (and the dashboard's batch buttons), which write or walk
+/// up to 100,000 chains. Their work
 /// runs in tasks of its own, so a request cut off here still leaves a whole batch.
 pub(crate) const BATCH_DEADLINE: Duration = Duration::from_secs(120);
 
 async fn deadline(request: Request, next: Next) -> Response {
     let path = redacted(request.uri().path());
-    let limit = if path.starts_with("/v1/batches") {
+    let limit = if path.starts_with("/v1/batches") || path.starts_with("/dash/batches") {
         BATCH_DEADLINE
     } else {
         REQUEST_DEADLINE

@@ -59,7 +59,11 @@ async fn batches_are_listed_newest_first_each_once_across_pages(backend: Backend
     assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 7);
 
     let (_, first) = api.get("/v1/batches").await;
-    assert_eq!(first["batches"].as_array().map(Vec::len), Some(7), "default limit 50");
+    assert_eq!(
+        first["batches"].as_array().map(Vec::len),
+        Some(7),
+        "default limit 50"
+    );
     assert_eq!(first["batches"][0]["name"], "batch 6");
 }
 
@@ -74,7 +78,11 @@ async fn bad_batch_list_parameters_are_400_naming_them(backend: Backend) {
     ] {
         let (status, body) = api.get(&format!("/v1/batches?{query}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
-        assert_eq!(code_and_field(&body).1.as_deref(), Some(field), "{query}: {body}");
+        assert_eq!(
+            code_and_field(&body).1.as_deref(),
+            Some(field),
+            "{query}: {body}"
+        );
     }
     let (status, _) = api.get("/v1/batches?limit=500").await;
     assert_eq!(status, StatusCode::OK);

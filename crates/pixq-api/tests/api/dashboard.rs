@@ -70,11 +70,17 @@ async fn log_in(api: &Api, token: &str) -> String {
         .expect("request");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/");
-    let set = response.headers()[SET_COOKIE].to_str().expect("ASCII").to_owned();
+    let set = response.headers()[SET_COOKIE]
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(set.contains(attribute), "{attribute} in {set}");
     }
-    assert!(!set.contains(token), "the cookie does not show the token as is: {set}");
+    assert!(
+        !set.contains(token),
+        "the cookie does not show the token as is: {set}"
+    );
     set.split(';').next().expect("name=value").to_owned()
 }
 
@@ -103,8 +109,12 @@ async fn the_dashboard_shows_jobs_batches_videos_and_errors_escaped(backend: Bac
     api.to_generating(&done, None).await;
     let mut result = video(11);
     result.first_frame = Some("https://cdn.example/11.svg".into());
-    api.apply(pixq_core::state::Transition::succeed(done.clone(), result, None))
-        .await;
+    api.apply(pixq_core::state::Transition::succeed(
+        done.clone(),
+        result,
+        None,
+    ))
+    .await;
     let failed = api.create_id("a failed one").await;
     api.to_failed(&failed).await;
 
@@ -112,7 +122,10 @@ async fn the_dashboard_shows_jobs_batches_videos_and_errors_escaped(backend: Bac
         let (status, headers, html) = page(&api, &path, HeaderMap::new()).await;
         assert_eq!(status, StatusCode::OK, "{path}: {html}");
         assert!(
-            headers["content-type"].to_str().unwrap().starts_with("text/html"),
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
             "{path}"
         );
         let csp = headers["content-security-policy"].to_str().unwrap();
@@ -122,16 +135,28 @@ async fn the_dashboard_shows_jobs_batches_videos_and_errors_escaped(backend: Bac
             "{path}: the prompt shows as text"
         );
         assert!(!html.contains(SCRIPT), "{path}: no script from a prompt");
-        assert!(!html.contains("<img src=x"), "{path}: no markup from a name");
-        assert!(html.contains("<script src=\"/assets/dashboard.js\" defer>"), "{path}");
+        assert!(
+            !html.contains("<img src=x"),
+            "{path}: no markup from a name"
+        );
+        assert!(
+            html.contains("<script src=\"/assets/dashboard.js\" defer>"),
+            "{path}"
+        );
         assert!(
             !html.contains("<script src=\"http") && !html.contains("stylesheet\" href=\"http"),
             "{path}: the script and the stylesheet are the server's own, no CDN"
         );
     }
     let (_, _, overview) = page(&api, "/", HeaderMap::new()).await;
-    assert!(overview.contains(&format!("id=\"batch-{batch_id}\"")), "the batch is listed");
-    assert!(overview.contains("data-done=\"0\" data-total=\"2\""), "its bar");
+    assert!(
+        overview.contains(&format!("id=\"batch-{batch_id}\"")),
+        "the batch is listed"
+    );
+    assert!(
+        overview.contains("data-done=\"0\" data-total=\"2\""),
+        "its bar"
+    );
     assert!(
         overview.contains("src=\"https://cdn.example/11.mp4\"")
             && overview.contains("poster=\"https://cdn.example/11.svg\""),
@@ -156,12 +181,20 @@ async fn the_dashboard_shows_jobs_batches_videos_and_errors_escaped(backend: Bac
         h
     })
     .await;
-    assert!(!fragment.contains("<html"), "the live answer is <main>'s part only");
+    assert!(
+        !fragment.contains("<html"),
+        "the live answer is <main>'s part only"
+    );
     assert!(fragment.contains("id=\"queue\""));
 
     let (status, headers, script) = page(&api, "/assets/dashboard.js", HeaderMap::new()).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
     assert!(script.contains("X-Pixq-Live"));
     let (status, _, _) = page(&api, "/batches/batch_nope", HeaderMap::new()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -170,12 +203,20 @@ async fn the_dashboard_shows_jobs_batches_videos_and_errors_escaped(backend: Bac
 async fn login_sets_an_http_only_cookie_that_opens_the_dashboard_only(backend: Backend) {
     let api = auth_api(backend).await;
     let (status, headers, _) = page(&api, "/", HeaderMap::new()).await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "no session: to the login form");
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "no session: to the login form"
+    );
     assert_eq!(headers[LOCATION], "/login");
     let mut live = HeaderMap::new();
     live.insert("x-pixq-live", "1".parse().unwrap());
     let (status, _, _) = page(&api, "/", live).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "the live script is told, not redirected");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the live script is told, not redirected"
+    );
     let (status, _, form) = page(&api, "/login", HeaderMap::new()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(form.contains("name=\"token\""), "{form}");
@@ -209,10 +250,18 @@ async fn login_sets_an_http_only_cookie_that_opens_the_dashboard_only(backend: B
     let mut bearer = HeaderMap::new();
     bearer.insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
     let (status, _, _) = page(&api, "/", bearer).await;
-    assert_eq!(status, StatusCode::OK, "a bearer header opens the dashboard too");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a bearer header opens the dashboard too"
+    );
     let forged = format!("pixq_session={}", "746f6b656e2d6f6e65ff");
     let (status, _, _) = page(&api, "/", with_cookie(&forged)).await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "a cookie of another token is no session");
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "a cookie of another token is no session"
+    );
 
     // Logging out needs the CSRF token too, and clears the cookie.
     let response = no_redirects()
@@ -251,18 +300,28 @@ async fn buttons_cancel_and_retry_only_with_the_csrf_token(backend: Backend) {
     ] {
         let response = post(cancel.clone(), fields, false).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
-        assert_eq!(api.job(&queued).await.state, JobState::Queued, "nothing changed");
+        assert_eq!(
+            api.job(&queued).await.state,
+            JobState::Queued,
+            "nothing changed"
+        );
     }
-    let other = csrf_of(&page(&api, "/", {
-        let mut h = HeaderMap::new();
-        h.insert("authorization", "Bearer token-two".parse().unwrap());
-        h
-    })
-    .await
-    .2);
+    let other = csrf_of(
+        &page(&api, "/", {
+            let mut h = HeaderMap::new();
+            h.insert("authorization", "Bearer token-two".parse().unwrap());
+            h
+        })
+        .await
+        .2,
+    );
     assert_ne!(other, csrf, "each token has its own CSRF token");
     let response = post(cancel.clone(), vec![("csrf", other)], false).await;
-    assert_eq!(response.status(), StatusCode::FORBIDDEN, "another session's token");
+    assert_eq!(
+        response.status(),
+        StatusCode::FORBIDDEN,
+        "another session's token"
+    );
 
     // Without a session at all: 401, not a redirect.
     let response = no_redirects()
@@ -360,11 +419,19 @@ async fn the_overview_shows_queue_depth_in_flight_per_token_and_pauses(backend: 
         .await
         .unwrap();
     let body: serde_json::Value = overview(true).await.json().await.unwrap();
-    assert_eq!(body["queue_depth"], json!({"due": 2, "leased": 0}), "{body}");
+    assert_eq!(
+        body["queue_depth"],
+        json!({"due": 2, "leased": 0}),
+        "{body}"
+    );
     let tokens = body["tokens"].as_array().expect("tokens");
     assert_eq!(tokens.len(), 2, "{body}");
     assert_eq!(
-        (&tokens[0]["token"], &tokens[0]["in_flight"], &tokens[0]["max_in_flight"]),
+        (
+            &tokens[0]["token"],
+            &tokens[0]["in_flight"],
+            &tokens[0]["max_in_flight"]
+        ),
         (&json!("alias-one"), &json!(1), &json!(3))
     );
     assert_eq!(tokens[0]["paused"], json!(null));
@@ -374,6 +441,9 @@ async fn the_overview_shows_queue_depth_in_flight_per_token_and_pauses(backend: 
     let mut bearer = HeaderMap::new();
     bearer.insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
     let (_, _, html) = page(&api, "/", bearer).await;
-    assert!(html.contains("alias-one") && html.contains("1 / 3"), "in flight against the cap");
+    assert!(
+        html.contains("alias-one") && html.contains("1 / 3"),
+        "in flight against the cap"
+    );
     assert!(html.contains("used_up"), "the pause and its reason");
 }

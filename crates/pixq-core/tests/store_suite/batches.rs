@@ -351,7 +351,10 @@ pub async fn batches_are_listed_newest_first_each_once_across_pages(store: &Shar
                 None => break,
             }
         }
-        assert_eq!(seen, made, "limit {limit}: newest first, each once, none unaccepted");
+        assert_eq!(
+            seen, made,
+            "limit {limit}: newest first, each once, none unaccepted"
+        );
     }
     let refused = store
         .batches()
