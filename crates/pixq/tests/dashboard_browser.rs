@@ -12,6 +12,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -168,6 +169,23 @@ async fn the_dashboard_in_a_browser_logs_in_shows_progress_videos_and_cancels() 
         .build()
         .expect("an HTTP client");
     let (_driver, client) = browser(&run, &chromium, &driver).await;
+    let run = Arc::new(run);
+    // The walkthrough runs as a task of its own, so that the browser is closed (and chromium
+    // with it) whether it passes or panics.
+    let walked = tokio::spawn(walkthrough(Arc::clone(&run), client.clone())).await;
+    let closed = client.close().await;
+    if let Err(e) = walked {
+        match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("the walkthrough did not finish: {e}"),
+        }
+    }
+    closed.expect("the browser closes");
+}
+
+/// Logs in, watches a batch advance, checks a video, the escaping and the error, cancels a
+/// queued job, and takes the screenshots.
+async fn walkthrough(run: Arc<Run>, client: Client) {
     let base = run.api();
 
     // Logs in: the dashboard sends a browser without a session to the form.
@@ -417,6 +435,4 @@ async fn the_dashboard_in_a_browser_logs_in_shows_progress_videos_and_cancels() 
         shot.parent()
             .map_or_else(String::new, |p| p.display().to_string())
     );
-    client.close().await.expect("the browser closes");
-    run.terminate_server();
 }
