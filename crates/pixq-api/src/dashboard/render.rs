@@ -363,7 +363,12 @@ fn chain_row(index: usize, chain: &Chain, viewer: &Viewer, here: &str) -> Markup
                         @if let Some(job) = job {
                             li class=(format!("step state-{}", job.state.as_str()))
                                 title=(format!("step {step}, {}: {}", job.action.as_str(), job.state.as_str())) {
-                                (job.action.as_str()) " " span.state-name { (job.state.as_str()) }
+                                @match job.result.as_ref().filter(|r| is_web_url(&r.video_url)) {
+                                    Some(result) => a href=(result.video_url) target="_blank" rel="noopener" {
+                                        (job.action.as_str()) " " span.state-name { (job.state.as_str()) }
+                                    },
+                                    None => { (job.action.as_str()) " " span.state-name { (job.state.as_str()) } },
+                                }
                             }
                         } @else {
                             li.step.state-pending title=(format!("step {step}: not made yet")) {

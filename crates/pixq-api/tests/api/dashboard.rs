@@ -175,6 +175,27 @@ async fn the_dashboard_shows_jobs_batches_videos_and_errors_escaped(backend: Bac
     );
     assert_eq!(chains.matches("step state-pending").count(), 1, "{chains}");
 
+    // The first chain's generation succeeds: its step links to its video, the row plays it,
+    // and the extend is drawn queued.
+    let roots = api
+        .store
+        .batches()
+        .roots(&pixq_core::job::BatchId::from(batch_id.as_str()), 0, 10)
+        .await
+        .unwrap();
+    api.succeed_with_child(&roots[0]).await;
+    let (_, _, chains) = page(&api, &format!("/batches/{batch_id}"), HeaderMap::new()).await;
+    assert!(
+        chains.contains("<a href=\"https://cdn.example/11.mp4\" target=\"_blank\""),
+        "the finished step links to its video: {chains}"
+    );
+    assert!(chains.contains("<video controls muted loop playsinline preload=\"metadata\" src=\"https://cdn.example/11.mp4\""));
+    assert_eq!(chains.matches("step state-pending").count(), 0, "{chains}");
+    assert!(
+        chains.contains("class=\"step state-queued\" title=\"step 1, extend: queued\""),
+        "{chains}"
+    );
+
     let (_, _, fragment) = page(&api, "/", {
         let mut h = HeaderMap::new();
         h.insert("x-pixq-live", "1".parse().unwrap());
