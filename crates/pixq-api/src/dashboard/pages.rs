@@ -66,6 +66,8 @@ pub(super) struct Viewer {
     pub csrf: String,
     /// Whether to offer Log out.
     pub logged_in: bool,
+    /// Whether the dashboard is open to anyone (no `api.tokens`), which the header says.
+    pub open: bool,
 }
 
 impl From<&Access> for Viewer {
@@ -73,6 +75,7 @@ impl From<&Access> for Viewer {
         Viewer {
             csrf: access.csrf(),
             logged_in: access.is_session(),
+            open: matches!(access, Access::Open),
         }
     }
 }

@@ -37,6 +37,11 @@ pub(super) fn layout(title: &str, viewer: &Viewer, main: Markup) -> Markup {
                     a.brand href="/" { "pixq" }
                     span #live.live title="Live updates" { "live" }
                     span #flash.flash role="status" {}
+                    @if viewer.open {
+                        span.open title="Anyone who reaches this address can use the dashboard" {
+                            "open: no api.tokens set"
+                        }
+                    }
                     @if viewer.logged_in {
                         form.inline method="post" action="/logout" {
                             input type="hidden" name=(CSRF_FIELD) value=(viewer.csrf);

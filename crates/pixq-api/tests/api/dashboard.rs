@@ -150,6 +150,10 @@ async fn the_dashboard_shows_jobs_batches_videos_and_errors_escaped(backend: Bac
     }
     let (_, _, overview) = page(&api, "/", HeaderMap::new()).await;
     assert!(
+        overview.contains("open: no api.tokens set"),
+        "an open dashboard says so"
+    );
+    assert!(
         overview.contains(&format!("id=\"batch-{batch_id}\"")),
         "the batch is listed"
     );
@@ -256,6 +260,7 @@ async fn login_sets_an_http_only_cookie_that_opens_the_dashboard_only(backend: B
     let (status, _, html) = page(&api, "/", with_cookie(&cookie)).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("Log out"));
+    assert!(!html.contains("open: no api.tokens set"));
     let (status, _, _) = page(&api, "/login", with_cookie(&cookie)).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "logged in already");
 
