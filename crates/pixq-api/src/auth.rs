@@ -33,7 +33,7 @@ pub async fn require_token(
 }
 
 /// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive.
-fn bearer(value: &str) -> Option<&str> {
+pub(crate) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -41,7 +41,7 @@ fn bearer(value: &str) -> Option<&str> {
 
 /// Whether `given` is one of `tokens`, comparing each in constant time and all of them always,
 /// so that timing does not tell which token, or how much of one, matched.
-fn accepts(tokens: &[String], given: &str) -> bool {
+pub(crate) fn accepts(tokens: &[String], given: &str) -> bool {
     let matched = tokens.iter().fold(Choice::from(0), |found, token| {
         found | token.as_bytes().ct_eq(given.as_bytes())
     });

@@ -3,7 +3,9 @@
 use std::fmt;
 
 use pixq_core::pipeline::Pipeline;
-use pixq_core::settings::{DEFAULT_API_MAX_BATCH_BODY, DEFAULT_API_MAX_BODY, Settings};
+use pixq_core::settings::{
+    DEFAULT_API_MAX_BATCH_BODY, DEFAULT_API_MAX_BODY, DEFAULT_UPSTREAM_MAX_IN_FLIGHT, Settings,
+};
 use url::Url;
 
 /// The default largest body `POST /v1/jobs` accepts: `api.max_body`'s default.
@@ -32,6 +34,9 @@ pub struct ApiConfig {
     /// Whether `api.webhook_secret` is set: without it nothing could sign a webhook, so a
     /// job or batch with a `webhook_url` is refused (400 naming `webhook_url`).
     pub signs_webhooks: bool,
+    /// `upstream.max_in_flight`: the cap per token that `GET /v1/overview` and the dashboard
+    /// show beside each token's generations in flight (the workers enforce it).
+    pub max_in_flight: u32,
 }
 
 impl ApiConfig {
@@ -50,6 +55,7 @@ impl ApiConfig {
             public_url: settings.api.public_url.clone(),
             pipelines: settings.pipelines.clone(),
             signs_webhooks: settings.api.webhook_secret.is_some(),
+            max_in_flight: settings.upstream.max_in_flight,
         }
     }
 }
@@ -65,6 +71,7 @@ impl Default for ApiConfig {
             public_url: None,
             pipelines: Vec::new(),
             signs_webhooks: false,
+            max_in_flight: DEFAULT_UPSTREAM_MAX_IN_FLIGHT,
         }
     }
 }
@@ -79,6 +86,7 @@ impl fmt::Debug for ApiConfig {
             .field("public_url", &self.public_url.as_ref().map(Url::as_str))
             .field("pipelines", &self.pipelines.len())
             .field("signs_webhooks", &self.signs_webhooks)
+            .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
 }

@@ -44,8 +44,10 @@ mod batch_view;
 mod chains;
 mod characters;
 mod config;
+mod dashboard;
 mod error;
 mod extract;
+mod overview;
 mod routes;
 mod state;
 mod webhooks;
@@ -57,6 +59,7 @@ pub use batch_view::{ResultError, ResultLine};
 pub use config::{ApiConfig, DEFAULT_MAX_BATCH_BODY, DEFAULT_MAX_BODY};
 pub use error::ApiError;
 pub use error::EntryError;
+pub use overview::{Overview, PauseView, QueueDepth, TokenLoad};
 pub use pixq_core::view::{BatchView, JobView, UpstreamView, WebhookView};
 pub use state::AppState;
 

@@ -55,6 +55,36 @@ pub(crate) async fn job_view(state: &AppState, job: Job) -> Result<JobView, ApiE
     views.pop().ok_or_else(ApiError::internal)
 }
 
+/// The batch objects of `batches`, each with its webhook's state when it has one. Only
+/// batches with a `webhook_url` are looked up, in one call.
+pub(crate) async fn batch_views(
+    state: &AppState,
+    batches: Vec<Batch>,
+) -> Result<Vec<BatchView>, ApiError> {
+    let subjects: Vec<String> = batches
+        .iter()
+        .filter(|batch| batch.webhook_url.is_some())
+        .map(|batch| batch.id.to_string())
+        .collect();
+    let mut statuses = if subjects.is_empty() {
+        Vec::new()
+    } else {
+        state.store().outbox().status(&subjects).await?
+    }
+    .into_iter();
+    Ok(batches
+        .into_iter()
+        .map(|batch| {
+            let status = if batch.webhook_url.is_some() {
+                statuses.next().flatten()
+            } else {
+                None
+            };
+            BatchView::from(batch).with_webhook(status)
+        })
+        .collect())
+}
+
 /// The batch object of `batch`, with its webhook's state when it has one.
 pub(crate) async fn batch_view(state: &AppState, batch: Batch) -> Result<BatchView, ApiError> {
     if batch.webhook_url.is_none() {

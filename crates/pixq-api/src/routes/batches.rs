@@ -296,7 +296,7 @@ pub(super) async fn show(
     Ok(Json(batch_view(&state, found(&state, &id).await?).await?))
 }
 
-pub(super) async fn found(state: &AppState, id: &BatchId) -> Result<Batch, ApiError> {
+pub(crate) async fn found(state: &AppState, id: &BatchId) -> Result<Batch, ApiError> {
     state
         .store()
         .batches()
@@ -307,7 +307,7 @@ pub(super) async fn found(state: &AppState, id: &BatchId) -> Result<Batch, ApiEr
 
 /// Cancels every chain of the batch that has not ended: its current step, and so the rest of
 /// the chain. Finished chains keep their results. 200 with the batch object afterwards.
-pub(super) async fn cancel(
+pub(crate) async fn cancel(
     State(state): State<AppState>,
     BatchPath(id): BatchPath,
 ) -> Result<Json<BatchView>, ApiError> {
@@ -339,14 +339,15 @@ pub(super) async fn cancel(
 
 /// The answer of `POST /v1/batches/{id}/retry`.
 #[derive(Debug, Serialize)]
-pub(super) struct Retried {
+pub(crate) struct Retried {
     id: BatchId,
-    retried: usize,
+    /// How many chains were queued again.
+    pub(crate) retried: usize,
 }
 
 /// Re-drives every chain of the batch whose current step failed, from that step: 202 with how
 /// many.
-pub(super) async fn retry(
+pub(crate) async fn retry(
     State(state): State<AppState>,
     BatchPath(id): BatchPath,
 ) -> Result<(StatusCode, Json<Retried>), ApiError> {

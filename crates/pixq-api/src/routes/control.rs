@@ -31,7 +31,7 @@ const MAX_DESCENDANTS: usize = 64;
 ///
 /// Every cancelled job is rung: a worker still watches one that was generating, for its late
 /// result and its upstream slot.
-pub(super) async fn cancel(
+pub(crate) async fn cancel(
     State(state): State<AppState>,
     JobPath(id): JobPath,
 ) -> Result<Json<JobView>, ApiError> {
@@ -71,7 +71,7 @@ pub(super) async fn cancel(
 
 /// Re-drives a failed job under the same id: 202 with the job object, queued again. 409 for a
 /// job in any other state.
-pub(super) async fn retry(
+pub(crate) async fn retry(
     State(state): State<AppState>,
     JobPath(id): JobPath,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {

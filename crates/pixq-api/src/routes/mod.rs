@@ -1,15 +1,17 @@
 //! The router: one file per route group, assembled here with auth, limits and the error
 //! shape for everything axum itself would answer (unknown path, wrong method, a panic).
 
+mod batch_list;
 mod batch_results;
-mod batches;
+pub(crate) mod batches;
 mod callback;
 mod characters;
-mod control;
+pub(crate) mod control;
 mod health;
 mod jobs;
 mod listing;
-mod pipelines;
+mod overview;
+pub(crate) mod pipelines;
 mod scrape;
 mod templates;
 mod webhooks;
@@ -47,11 +49,14 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/v1/templates", get(templates::list))
         .route("/v1/pipelines", get(pipelines::list))
+        .route("/v1/overview", get(overview::show))
         .route(
             "/v1/batches",
-            post(batches::create).layer(DefaultBodyLimit::max(
-                state.config().max_batch_body.max(state.config().max_body),
-            )),
+            post(batches::create)
+                .layer(DefaultBodyLimit::max(
+                    state.config().max_batch_body.max(state.config().max_body),
+                ))
+                .get(batch_list::list),
         )
         .route("/v1/batches/{id}", get(batches::show))
         .route("/v1/batches/{id}/results", get(batch_results::results))
@@ -67,6 +72,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/metrics", get(scrape::metrics));
     authed
         .merge(open)
+        .merge(crate::dashboard::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config().max_body))
@@ -102,13 +108,14 @@ pub(crate) fn redacted(path: &str) -> String {
 /// otherwise hold the client for as long as its retries last.
 pub(crate) const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
-/// The deadline of the batch routes, which write or walk up to 100,000 chains. Their work
+/// The deadline of the batch routes (and the dashboard's batch buttons), which write or walk
+/// up to 100,000 chains. Their work
 /// runs in tasks of its own, so a request cut off here still leaves a whole batch.
 pub(crate) const BATCH_DEADLINE: Duration = Duration::from_secs(120);
 
 async fn deadline(request: Request, next: Next) -> Response {
     let path = redacted(request.uri().path());
-    let limit = if path.starts_with("/v1/batches") {
+    let limit = if path.starts_with("/v1/batches") || path.starts_with("/dash/batches") {
         BATCH_DEADLINE
     } else {
         REQUEST_DEADLINE

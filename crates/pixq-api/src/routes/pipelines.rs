@@ -18,41 +18,46 @@ pub(super) struct Pipelines {
     pipelines: Vec<PipelineView>,
 }
 
-/// One pipeline as the API shows it.
+/// One pipeline as the API (and the dashboard) shows it.
 #[derive(Serialize)]
-struct PipelineView {
+pub(crate) struct PipelineView {
     /// Its name.
-    name: String,
+    pub(crate) name: String,
     /// Its cron schedule, with seconds.
-    schedule: String,
+    pub(crate) schedule: String,
     /// The IANA time zone the schedule is read in (`UTC` unless configured).
-    timezone: &'static str,
+    pub(crate) timezone: &'static str,
     /// The next tick, from now; `null` when the schedule has no more.
-    next_run: Option<DateTime<Utc>>,
+    pub(crate) next_run: Option<DateTime<Utc>>,
     /// The last tick fired (by any scheduler); `null` when it never ran.
-    last_run: Option<DateTime<Utc>>,
+    pub(crate) last_run: Option<DateTime<Utc>>,
     /// The batch the last tick submitted.
-    last_batch_id: Option<String>,
+    pub(crate) last_batch_id: Option<String>,
     /// `skip` or `once`: what a scheduler starting up does about missed ticks.
-    catch_up: &'static str,
+    pub(crate) catch_up: &'static str,
     /// How many chains each tick submits.
-    prompts: usize,
+    pub(crate) prompts: usize,
     /// The file the prompts were read from, when they were not inline.
-    prompts_file: Option<String>,
+    pub(crate) prompts_file: Option<String>,
     /// Where each tick's batch object is posted when it ends.
-    webhook_url: Option<String>,
+    pub(crate) webhook_url: Option<String>,
 }
 
 /// Every configured pipeline with its next and last runs.
 pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Pipelines>, ApiError> {
+    Ok(Json(Pipelines {
+        pipelines: views(&state).await?,
+    }))
+}
+
+/// Every configured pipeline's view, in the order of the configuration.
+pub(crate) async fn views(state: &AppState) -> Result<Vec<PipelineView>, ApiError> {
     let now = Utc::now();
     let views = state.config().pipelines.iter().map(|pipeline| {
         let state = state.clone();
         async move { view(&state, pipeline, now).await }
     });
-    Ok(Json(Pipelines {
-        pipelines: try_join_all(views).await?,
-    }))
+    try_join_all(views).await
 }
 
 async fn view(

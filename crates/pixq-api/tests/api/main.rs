@@ -6,10 +6,12 @@
 //! Redis itself (cutting it away) is Redis-only.
 
 mod auth;
+mod batch_listing;
 mod batches;
 mod callback;
 mod characters;
 mod control;
+mod dashboard;
 mod health;
 mod idempotency;
 mod limits;

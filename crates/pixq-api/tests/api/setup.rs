@@ -240,6 +240,21 @@ impl Api {
         JobId::from(job["id"].as_str().expect("an id"))
     }
 
+    /// Creates a plain job with `token` as the bearer and answers its id.
+    pub async fn create_id_with_token(&self, prompt: &str, token: &str) -> JobId {
+        let response = self
+            .http
+            .post(self.url("/v1/jobs"))
+            .bearer_auth(token)
+            .json(&json!({"prompt": prompt}))
+            .send()
+            .await
+            .expect("request");
+        let (status, job) = read(response).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+        JobId::from(job["id"].as_str().expect("an id"))
+    }
+
     pub async fn job(&self, id: &JobId) -> Job {
         self.store
             .jobs()

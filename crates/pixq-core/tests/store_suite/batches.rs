@@ -314,3 +314,54 @@ pub async fn a_late_small_batch_takes_turns_with_a_large_one_in_the_wait_line(st
     assert!(first.contains(&large[10]), "{first:?}");
     assert_eq!(line.len("tok").await.unwrap(), 22);
 }
+
+/// `list`: accepted batches only, newest first, each once across pages of any size; a cursor
+/// the store did not issue is refused.
+pub async fn batches_are_listed_newest_first_each_once_across_pages(store: &SharedStore) {
+    let empty = store.batches().list(None, 10).await.expect("list");
+    assert!(empty.batches.is_empty() && empty.next_cursor.is_none());
+    let mut made = Vec::new();
+    for _ in 0..5 {
+        let (batch, _) = accepted(store, vec![jobs(1, 1)]).await;
+        made.push(batch.id);
+        // Accepted at distinct instants, so that newest first is one order.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let writing = NewBatch::new();
+    store.batches().begin(&writing, None).await.expect("begin");
+    store
+        .batches()
+        .add(&writing.id, jobs(1, 1))
+        .await
+        .expect("add");
+    made.reverse();
+    for limit in [1, 2, 5, 50] {
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        for _ in 0..20 {
+            let page = store
+                .batches()
+                .list(cursor.as_ref(), limit)
+                .await
+                .expect("list");
+            assert!(page.batches.len() <= limit, "at most {limit}");
+            seen.extend(page.batches.into_iter().map(|b| b.id));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(
+            seen, made,
+            "limit {limit}: newest first, each once, none unaccepted"
+        );
+    }
+    let refused = store
+        .batches()
+        .list(Some(&pixq_core::store::Cursor::new("not-a-cursor")), 10)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::InvalidCursor(_))),
+        "{refused:?}"
+    );
+}

@@ -200,6 +200,7 @@ macro_rules! suite {
                 batches::an_idempotency_key_is_taken_at_begin_and_replays_the_accepted_batch,
                 batches::a_batch_whose_writer_died_is_swept_with_its_jobs_and_frees_its_key,
                 batches::a_late_small_batch_takes_turns_with_a_large_one_in_the_wait_line,
+                batches::batches_are_listed_newest_first_each_once_across_pages,
                 characters::characters_replay_the_first_for_a_key_with_the_same_body,
                 characters::characters_conflict_for_a_key_with_another_body_finished_or_not,
                 characters::characters_stay_in_progress_for_ever_for_a_key_whose_creation_never_finished,

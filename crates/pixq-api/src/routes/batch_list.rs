@@ -1,0 +1,89 @@
+//! `GET /v1/batches?limit=&cursor=`: accepted batches newest first, a page at a time, as
+//! `GET /v1/jobs` pages jobs.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use pixq_core::spec::SpecErrorCode;
+use pixq_core::store::Cursor;
+use serde::Serialize;
+
+use super::listing::{DEFAULT_LIMIT, parse_limit};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::webhooks::batch_views;
+use pixq_core::view::BatchView;
+
+/// One page of batches.
+#[derive(Debug, Serialize)]
+pub(super) struct BatchListPage {
+    batches: Vec<BatchView>,
+    next_cursor: Option<String>,
+}
+
+/// Lists batches newest first. As with jobs, a page may hold fewer than `limit` while
+/// `next_cursor` is set; the listing is complete only when `next_cursor` is null.
+pub(super) async fn list(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<BatchListPage>, ApiError> {
+    let (limit, cursor) = parse(query.as_deref().unwrap_or_default())?;
+    let page = state
+        .store()
+        .batches()
+        .list(cursor.as_ref(), limit.unwrap_or(DEFAULT_LIMIT))
+        .await?;
+    Ok(Json(BatchListPage {
+        batches: batch_views(&state, page.batches).await?,
+        next_cursor: page.next_cursor.map(|c| c.as_str().to_owned()),
+    }))
+}
+
+/// `limit` and `cursor`, each at most once; an empty value is the same as none.
+fn parse(query: &str) -> Result<(Option<usize>, Option<Cursor>), ApiError> {
+    let (mut limit, mut cursor) = (None, None);
+    let mut seen: Vec<String> = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if seen.iter().any(|s| *s == name) {
+            return Err(ApiError::bad_input(
+                SpecErrorCode::InvalidValue,
+                &name,
+                format!("`{name}` is given twice: give it once"),
+            ));
+        }
+        seen.push(name.to_string());
+        match name.as_ref() {
+            "limit" | "cursor" if value.is_empty() => {}
+            "limit" => limit = Some(parse_limit(&value)?),
+            "cursor" => cursor = Some(Cursor::new(value.as_ref())),
+            other => {
+                let shown: String = other.chars().take(64).collect();
+                return Err(ApiError::bad_input(
+                    SpecErrorCode::UnknownField,
+                    &shown,
+                    format!("unknown query parameter `{shown}`: use limit or cursor"),
+                ));
+            }
+        }
+    }
+    Ok((limit, cursor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_limit_and_cursor_and_names_a_bad_parameter() {
+        let (limit, cursor) = parse("limit=7&cursor=abc").unwrap();
+        assert_eq!((limit, cursor), (Some(7), Some(Cursor::new("abc"))));
+        assert_eq!(parse("limit=&cursor=").unwrap(), (None, None));
+        for (query, field) in [
+            ("limit=0", "limit"),
+            ("limit=501", "limit"),
+            ("state=failed", "state"),
+            ("cursor=a&cursor=b", "cursor"),
+        ] {
+            assert_eq!(parse(query).unwrap_err().field(), Some(field), "{query}");
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! `GET /v1/overview`: the schedule's depth and each upstream token's load and pause, for the
+//! dashboard and for scripts that want them without parsing `/metrics`.
+
+use axum::Json;
+use axum::extract::State;
+
+use crate::error::ApiError;
+use crate::overview::{self, Overview};
+use crate::state::AppState;
+
+/// The overview, read from the store now.
+pub(super) async fn show(State(state): State<AppState>) -> Result<Json<Overview>, ApiError> {
+    Ok(Json(overview::read(&state).await?))
+}
