@@ -4,6 +4,7 @@
 
 use pixq_core::batch::Batch;
 use pixq_core::job::Job;
+use pixq_core::outbox::DeliveryStatus;
 use pixq_core::spec::SpecErrorCode;
 use pixq_core::view::{BatchView, JobView};
 
@@ -22,30 +23,38 @@ pub(crate) fn require_secret(state: &AppState, field: &str) -> Result<(), ApiErr
     ))
 }
 
-/// The job objects of `jobs`, each with its webhook's state when it has one. Only jobs with
-/// a `webhook_url` are looked up, in one call.
-pub(crate) async fn job_views(state: &AppState, jobs: Vec<Job>) -> Result<Vec<JobView>, ApiError> {
-    let subjects: Vec<String> = jobs
-        .iter()
-        .filter(|job| job.webhook_url.is_some())
-        .map(|job| job.id.to_string())
-        .collect();
-    let mut statuses = if subjects.is_empty() {
+/// How the latest event of each item fared, in order: `None` for an item without a webhook
+/// (`subject` answers `None`) or whose webhook has not fired. Only items with one are looked
+/// up, in one call.
+async fn statuses<T>(
+    state: &AppState,
+    items: &[T],
+    subject: impl Fn(&T) -> Option<String>,
+) -> Result<Vec<Option<DeliveryStatus>>, ApiError> {
+    let subjects: Vec<Option<String>> = items.iter().map(subject).collect();
+    let asked: Vec<String> = subjects.iter().flatten().cloned().collect();
+    let mut found = if asked.is_empty() {
         Vec::new()
     } else {
-        state.store().outbox().status(&subjects).await?
+        state.store().outbox().status(&asked).await?
     }
     .into_iter();
+    Ok(subjects
+        .iter()
+        .map(|s| s.as_ref().and_then(|_| found.next().flatten()))
+        .collect())
+}
+
+/// The job objects of `jobs`, each with its webhook's state when it has one.
+pub(crate) async fn job_views(state: &AppState, jobs: Vec<Job>) -> Result<Vec<JobView>, ApiError> {
+    let statuses = statuses(state, &jobs, |job| {
+        job.webhook_url.as_ref().map(|_| job.id.to_string())
+    })
+    .await?;
     Ok(jobs
         .into_iter()
-        .map(|job| {
-            let status = if job.webhook_url.is_some() {
-                statuses.next().flatten()
-            } else {
-                None
-            };
-            JobView::from(job).with_webhook(status)
-        })
+        .zip(statuses)
+        .map(|(job, status)| JobView::from(job).with_webhook(status))
         .collect())
 }
 
@@ -55,33 +64,19 @@ pub(crate) async fn job_view(state: &AppState, job: Job) -> Result<JobView, ApiE
     views.pop().ok_or_else(ApiError::internal)
 }
 
-/// The batch objects of `batches`, each with its webhook's state when it has one. Only
-/// batches with a `webhook_url` are looked up, in one call.
+/// The batch objects of `batches`, each with its webhook's state when it has one.
 pub(crate) async fn batch_views(
     state: &AppState,
     batches: Vec<Batch>,
 ) -> Result<Vec<BatchView>, ApiError> {
-    let subjects: Vec<String> = batches
-        .iter()
-        .filter(|batch| batch.webhook_url.is_some())
-        .map(|batch| batch.id.to_string())
-        .collect();
-    let mut statuses = if subjects.is_empty() {
-        Vec::new()
-    } else {
-        state.store().outbox().status(&subjects).await?
-    }
-    .into_iter();
+    let statuses = statuses(state, &batches, |batch| {
+        batch.webhook_url.as_ref().map(|_| batch.id.to_string())
+    })
+    .await?;
     Ok(batches
         .into_iter()
-        .map(|batch| {
-            let status = if batch.webhook_url.is_some() {
-                statuses.next().flatten()
-            } else {
-                None
-            };
-            BatchView::from(batch).with_webhook(status)
-        })
+        .zip(statuses)
+        .map(|(batch, status)| BatchView::from(batch).with_webhook(status))
         .collect())
 }
 

@@ -3,11 +3,10 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use pixq_core::spec::SpecErrorCode;
 use pixq_core::store::Cursor;
 use serde::Serialize;
 
-use super::listing::{DEFAULT_LIMIT, parse_limit};
+use super::listing::{DEFAULT_LIMIT, parse_limit, query_pairs};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::webhooks::batch_views;
@@ -41,28 +40,11 @@ pub(super) async fn list(
 /// `limit` and `cursor`, each at most once; an empty value is the same as none.
 fn parse(query: &str) -> Result<(Option<usize>, Option<Cursor>), ApiError> {
     let (mut limit, mut cursor) = (None, None);
-    let mut seen: Vec<String> = Vec::new();
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if seen.iter().any(|s| *s == name) {
-            return Err(ApiError::bad_input(
-                SpecErrorCode::InvalidValue,
-                &name,
-                format!("`{name}` is given twice: give it once"),
-            ));
-        }
-        seen.push(name.to_string());
-        match name.as_ref() {
-            "limit" | "cursor" if value.is_empty() => {}
-            "limit" => limit = Some(parse_limit(&value)?),
-            "cursor" => cursor = Some(Cursor::new(value.as_ref())),
-            other => {
-                let shown: String = other.chars().take(64).collect();
-                return Err(ApiError::bad_input(
-                    SpecErrorCode::UnknownField,
-                    &shown,
-                    format!("unknown query parameter `{shown}`: use limit or cursor"),
-                ));
-            }
+    for (name, value) in query_pairs(query, &["limit", "cursor"])? {
+        if name == "limit" {
+            limit = Some(parse_limit(&value)?);
+        } else {
+            cursor = Some(Cursor::new(value.as_str()));
         }
     }
     Ok((limit, cursor))

@@ -60,41 +60,56 @@ pub(super) async fn list(
 impl ListQuery {
     fn parse(query: &str) -> Result<ListQuery, ApiError> {
         let mut out = ListQuery::default();
-        let mut seen: Vec<String> = Vec::new();
-        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            if seen.iter().any(|s| *s == name) {
-                return Err(ApiError::bad_input(
-                    SpecErrorCode::InvalidValue,
-                    &name,
-                    format!("`{name}` is given twice: give it once"),
-                ));
-            }
-            seen.push(name.to_string());
-            if value.is_empty() {
-                if !["state", "batch", "limit", "cursor"].contains(&name.as_ref()) {
-                    return Err(unknown(&name));
-                }
-                continue;
-            }
-            match name.as_ref() {
+        for (name, value) in query_pairs(query, &["state", "batch", "limit", "cursor"])? {
+            match name.as_str() {
                 "state" => out.filter.state = Some(parse_state(&value)?),
-                "batch" => out.filter.batch = Some(BatchId::from(value.as_ref())),
+                "batch" => out.filter.batch = Some(BatchId::from(value.as_str())),
                 "limit" => out.limit = Some(parse_limit(&value)?),
-                "cursor" => out.cursor = Some(Cursor::new(value.as_ref())),
-                other => return Err(unknown(other)),
+                _ => out.cursor = Some(Cursor::new(value.as_str())),
             }
         }
         Ok(out)
     }
 }
 
-fn unknown(name: &str) -> ApiError {
-    let shown: String = name.chars().take(64).collect();
-    ApiError::bad_input(
-        SpecErrorCode::UnknownField,
-        &shown,
-        format!("unknown query parameter `{shown}`: use state, batch, limit or cursor"),
-    )
+/// The parameters of a listing's query string, each one of `known` and given at most once;
+/// an empty value is the same as none (dropped). Anything else is a 400 naming the parameter.
+pub(super) fn query_pairs(query: &str, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if !known.contains(&name.as_ref()) {
+            let shown: String = name.chars().take(64).collect();
+            let listed = match known.split_last() {
+                Some((last, [])) => format!("`{last}`"),
+                Some((last, rest)) => format!(
+                    "{} or `{last}`",
+                    rest.iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => "none".to_owned(),
+            };
+            return Err(ApiError::bad_input(
+                SpecErrorCode::UnknownField,
+                &shown,
+                format!("unknown query parameter `{shown}`: use {listed}"),
+            ));
+        }
+        if seen.iter().any(|s| *s == name) {
+            return Err(ApiError::bad_input(
+                SpecErrorCode::InvalidValue,
+                &name,
+                format!("`{name}` is given twice: give it once"),
+            ));
+        }
+        seen.push(name.to_string());
+        if !value.is_empty() {
+            pairs.push((name.into_owned(), value.into_owned()));
+        }
+    }
+    Ok(pairs)
 }
 
 fn parse_state(value: &str) -> Result<JobState, ApiError> {

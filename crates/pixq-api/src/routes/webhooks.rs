@@ -7,10 +7,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use pixq_core::outbox::{DeliveryState, Event, EventId, EventKind, Resent};
-use pixq_core::spec::SpecErrorCode;
 use serde::Serialize;
 
-use super::listing::parse_limit;
+use super::listing::{parse_limit, query_pairs};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -97,16 +96,8 @@ pub(super) async fn resend(
 
 /// `limit=N` (1 to 500, as the jobs' listing); nothing else is accepted.
 fn limit(query: &str) -> Result<usize, ApiError> {
-    let mut limit = DEFAULT_LIMIT;
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if name != "limit" {
-            return Err(ApiError::bad_input(
-                SpecErrorCode::InvalidValue,
-                &name,
-                format!("unknown parameter `{name}`: only `limit` is accepted"),
-            ));
-        }
-        limit = parse_limit(&value)?;
+    match query_pairs(query, &["limit"])?.pop() {
+        Some((_, value)) => parse_limit(&value),
+        None => Ok(DEFAULT_LIMIT),
     }
-    Ok(limit)
 }
