@@ -10,7 +10,7 @@ use crate::chains::Chain;
 
 /// The batch object of INTERFACE.md: counts of its chains (a prompt with its extends is one)
 /// by state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BatchView {
     /// The batch's id.
     pub id: BatchId,
@@ -44,7 +44,7 @@ impl From<Batch> for BatchView {
 }
 
 /// Why a chain did not succeed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ResultError {
     /// The code, as on the job.
     pub code: String,
@@ -53,7 +53,7 @@ pub struct ResultError {
 }
 
 /// One line of `GET /v1/batches/{id}/results`: a chain, its final video or its error.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ResultLine {
     /// The chain's place in the batch, from 0, in the order submitted.
     pub index: usize,
@@ -63,10 +63,12 @@ pub struct ResultLine {
     /// otherwise.
     pub final_job_id: Option<JobId>,
     /// The chain's state, or `expired` when its jobs are gone after `retention.finished`.
+    #[schema(schema_with = result_state)]
     pub state: &'static str,
     /// The first step's prompt.
     pub prompt: Option<String>,
     /// The final video's id, when the chain succeeded.
+    #[schema(value_type = Option<i64>)]
     pub video_id: Option<pixverse::VideoId>,
     /// The final video, when the chain succeeded.
     pub video_url: Option<String>,
@@ -74,6 +76,18 @@ pub struct ResultLine {
     pub error: Option<ResultError>,
     /// The first step's metadata, as given.
     pub metadata: Value,
+}
+
+/// The states a result line may show: a chain's, or `expired`.
+fn result_state() -> utoipa::openapi::schema::Object {
+    let names = ChainState::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .chain(["expired"]);
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(names))
+        .build()
 }
 
 impl ResultLine {

@@ -45,6 +45,7 @@ mod characters;
 mod config;
 mod error;
 mod extract;
+mod openapi;
 mod routes;
 mod state;
 mod view;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// The job object of INTERFACE.md.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct JobView {
     /// The job's id.
     pub id: JobId,
@@ -58,7 +58,7 @@ pub struct JobView {
 
 /// The public part of the job's upstream record: never the request body or the callback
 /// secret.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UpstreamView {
     /// The upstream task id.
     pub task_id: Option<String>,

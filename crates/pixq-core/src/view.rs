@@ -17,7 +17,7 @@ use crate::outbox::{DeliveryState, DeliveryStatus, EventId};
 use crate::state::{JobState, WaitingReason};
 
 /// The job object of INTERFACE.md.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct JobView {
     /// The job's id.
     pub id: JobId,
@@ -68,7 +68,7 @@ pub struct JobView {
 
 /// The public part of the job's upstream record: never the request body or the callback
 /// secret.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UpstreamView {
     /// The upstream task id.
     pub task_id: Option<String>,
@@ -120,7 +120,7 @@ impl JobView {
 
 /// The batch object of INTERFACE.md: counts of its chains (a prompt with its extends is one)
 /// by state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BatchView {
     /// The batch's id.
     pub id: BatchId,
@@ -167,7 +167,7 @@ impl BatchView {
 
 /// How the latest webhook of a job or a batch fared: `{"event_id", "state", "attempts",
 /// "last_error"}`. A refused one says why in `last_error`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
     /// The event's id: its `webhook-id` header, and what `POST /v1/webhooks/{id}/resend`
     /// takes.

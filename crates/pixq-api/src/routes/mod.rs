@@ -16,56 +16,33 @@ mod templates;
 use std::any::Any;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
 use axum::http::{Method, Uri};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::{Extension, Router};
 use chrono::Utc;
 use pixq_core::job::JobId;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::require_token;
 use crate::error::ApiError;
+use crate::openapi::{self, ApiDoc, Rendered};
 use crate::state::AppState;
 
-/// Every route of the API, with its middleware, ready to serve.
+/// Every route of the API, with its middleware, ready to serve; `GET /openapi.json` describes
+/// them all.
 pub(crate) fn router(state: AppState) -> Router {
-    pixq_core::metrics::prometheus_handle();
-    let authed = Router::new()
-        .route("/v1/jobs", post(jobs::create).get(listing::list))
-        .route("/v1/jobs/{id}", get(jobs::show))
-        .route("/v1/jobs/{id}/cancel", post(control::cancel))
-        .route("/v1/jobs/{id}/retry", post(control::retry))
-        .route(
-            "/v1/characters",
-            post(characters::create).get(characters::list),
-        )
-        .route("/v1/templates", get(templates::list))
-        .route("/v1/pipelines", get(pipelines::list))
-        .route(
-            "/v1/batches",
-            post(batches::create).layer(DefaultBodyLimit::max(
-                state.config().max_batch_body.max(state.config().max_body),
-            )),
-        )
-        .route("/v1/batches/{id}", get(batches::show))
-        .route("/v1/batches/{id}/results", get(batch_results::results))
-        .route("/v1/batches/{id}/cancel", post(batches::cancel))
-        .route("/v1/batches/{id}/retry", post(batches::retry))
-        .route_layer(from_fn_with_state(state.clone(), require_token));
-    let open = Router::new()
-        .route(pixq_core::callback::ROUTE, post(callback::receive))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(scrape::metrics));
-    authed
-        .merge(open)
+    let (routes, doc) = documented(&state).split_for_parts();
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(Rendered::of(&doc)))
         .layer(DefaultBodyLimit::max(state.config().max_body))
         .layer(from_fn(deadline))
         .layer(CatchPanicLayer::custom(panicked))
@@ -79,6 +56,43 @@ pub(crate) fn router(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// Every route with its description. A route enters only through `routes!`, which takes the
+/// handler's `#[utoipa::path]` with it: a handler without one does not compile here, so the
+/// document lists every route served. Add new routes the same way, never with `.route(…)`.
+fn documented(state: &AppState) -> OpenApiRouter<AppState> {
+    pixq_core::metrics::prometheus_handle();
+    let batch_limit = state.config().max_batch_body.max(state.config().max_body);
+    let (schemas, paths, create_batch) = routes!(batches::create);
+    let create_batch = (
+        schemas,
+        paths,
+        create_batch.layer(DefaultBodyLimit::max(batch_limit)),
+    );
+    let authed = OpenApiRouter::new()
+        .routes(routes!(jobs::create, listing::list))
+        .routes(routes!(jobs::show))
+        .routes(routes!(control::cancel))
+        .routes(routes!(control::retry))
+        .routes(routes!(characters::create, characters::list))
+        .routes(routes!(templates::list))
+        .routes(routes!(pipelines::list))
+        .routes(create_batch)
+        .routes(routes!(batches::show))
+        .routes(routes!(batch_results::results))
+        .routes(routes!(batches::cancel))
+        .routes(routes!(batches::retry))
+        .route_layer(from_fn_with_state(state.clone(), require_token));
+    let open = OpenApiRouter::new()
+        .routes(routes!(callback::receive))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(scrape::metrics))
+        .routes(routes!(openapi::document));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(authed)
+        .merge(open)
 }
 
 /// The path as it may be logged: a callback's secret is replaced by `***`, since anyone who
@@ -151,6 +165,7 @@ async fn ring_or_log(state: &AppState, id: &JobId) {
 mod tests {
     use axum::body::{Body, to_bytes};
     use axum::http::{Request, StatusCode};
+    use axum::routing::get;
     use tower::ServiceExt;
 
     use super::*;

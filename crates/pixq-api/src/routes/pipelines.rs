@@ -9,17 +9,19 @@ use futures::future::try_join_all;
 use pixq_core::pipeline::{Pipeline, PromptSource};
 use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
 /// `{"pipelines": [...]}`, in the order of the configuration.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PipelineList)]
 pub(super) struct Pipelines {
     pipelines: Vec<PipelineView>,
 }
 
 /// One pipeline as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Pipeline)]
 struct PipelineView {
     /// Its name.
     name: String,
@@ -44,6 +46,18 @@ struct PipelineView {
 }
 
 /// Every configured pipeline with its next and last runs.
+#[utoipa::path(
+    get,
+    path = "/v1/pipelines",
+    tag = "catalog",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The scheduled pipelines, in the configuration's order", body = Pipelines),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Pipelines>, ApiError> {
     let now = Utc::now();
     let views = state.config().pipelines.iter().map(|pipeline| {
