@@ -28,7 +28,7 @@ const PAGE: usize = 500;
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The batch's id")),
     responses(
-        (status = 200, description = "One ResultLine a line, in the order submitted", content_type = "application/x-ndjson", body = ResultLine),
+        (status = 200, description = "NDJSON: one ResultLine a line, in the order submitted (described as the array of the lines)", content_type = "application/x-ndjson", body = [ResultLine]),
         (status = 404, description = "No such batch", body = ErrorEnvelope),
         (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
         (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),

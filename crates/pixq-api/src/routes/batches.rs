@@ -65,7 +65,9 @@ impl FromRequestParts<AppState> for BatchPath {
                     ),
                 )
             })?;
-        Ok(BatchPath(BatchId::from(id)))
+        let id = BatchId::from(id);
+        super::record_batch(&id);
+        Ok(BatchPath(id))
     }
 }
 
@@ -127,6 +129,7 @@ pub(super) async fn create(
             tracing::error!(error = %e, "the task writing a batch failed");
             ApiError::internal()
         })??;
+    super::record_batch(&batch.id);
     if status == StatusCode::ACCEPTED {
         metrics::counter!(JOBS_ENQUEUED).increment(u64::try_from(total).unwrap_or(u64::MAX));
         tracing::info!(batch = %batch.id, total, "batch accepted");

@@ -45,6 +45,7 @@ pub(super) async fn receive(
         return Err(unknown());
     };
     let id = JobId::from(job_id);
+    super::record_job(&id);
     let Some(job) = state.store().jobs().get(&id).await? else {
         return Err(unknown());
     };

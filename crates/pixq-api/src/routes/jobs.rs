@@ -71,6 +71,10 @@ pub(super) async fn create(
         .create(chain::new_job(&spec), idempotency)
         .await?;
     let job = created.job;
+    super::record_job(&job.id);
+    if let Some(batch) = &job.batch_id {
+        super::record_batch(batch);
+    }
     let status = if created.replayed {
         StatusCode::OK
     } else {

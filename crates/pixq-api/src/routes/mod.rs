@@ -48,10 +48,14 @@ pub(crate) fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panicked))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                tracing::debug_span!(
+                // The handlers record the job and the batch once they know them, so a job's
+                // lines carry its id from the request that made it to the worker's last step.
+                tracing::info_span!(
                     "request",
                     method = %request.method(),
                     path = %redacted(request.uri().path()),
+                    job_id = tracing::field::Empty,
+                    batch_id = tracing::field::Empty,
                 )
             }),
         )
@@ -151,6 +155,16 @@ fn panicked(cause: Box<dyn Any + Send + 'static>) -> Response {
         .unwrap_or_default();
     tracing::error!(panic = %detail, "a request handler panicked");
     ApiError::internal().into_response()
+}
+
+/// Records the job a request is about on the request's span.
+pub(crate) fn record_job(id: &JobId) {
+    tracing::Span::current().record("job_id", id.as_str());
+}
+
+/// Records the batch a request is about on the request's span.
+pub(crate) fn record_batch(id: &pixq_core::job::BatchId) {
+    tracing::Span::current().record("batch_id", id.as_str());
 }
 
 /// Rings the workers' doorbell for `id` now. A failure is only logged: the job is in the
