@@ -163,7 +163,7 @@ impl Outbox for RedisStore {
             .arg(millis(lease))
             .invoke_async(&mut conn)
             .await?;
-        if flat.len() % TAKE_FIELDS != 0 {
+        if !flat.len().is_multiple_of(TAKE_FIELDS) {
             return Err(StoreError::corrupt(
                 "the reply of outbox_take.lua",
                 format!("{} values, not a multiple of {TAKE_FIELDS}", flat.len()),
