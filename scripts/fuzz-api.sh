@@ -6,6 +6,8 @@
 #
 #   bash scripts/fuzz-api.sh                         # the full run (`just fuzz-api`)
 #   bash scripts/fuzz-api.sh --max-examples 20       # extra flags go to `schemathesis run`
+#   PIXQ__REDIS__URL=redis://127.0.0.1:6379 bash scripts/fuzz-api.sh   # on Redis instead, under
+#                                                    # a prefix of its own, deleted on exit
 #
 # Schemathesis comes from PyPI into target/fuzz-venv on first use. Everything started here is
 # stopped, and its data deleted, on exit.
@@ -37,11 +39,21 @@ export PIXQ__UPSTREAM__TOKEN=sim-token
 export PIXQ__DATA_DIR="$work/data"
 export PIXQ__POLL__FIRST_AFTER=1s
 export PIXQ__POLL__INTERVAL=1s
+if [[ -n ${PIXQ__REDIS__URL:-} ]]; then
+  export PIXQ__REDIS__PREFIX="pixq-fuzz-$$"
+fi
 api="http://127.0.0.1:$api_port"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [[ -n ${PIXQ__REDIS__URL:-} ]]; then
+    # In Redis itself: fuzzed Idempotency-Keys put quotes and backslashes in key names.
+    redis-cli -u "$PIXQ__REDIS__URL" EVAL "local c = '0' repeat
+      local r = redis.call('SCAN', c, 'MATCH', ARGV[1], 'COUNT', 1000); c = r[1]
+      for _, k in ipairs(r[2]) do redis.call('UNLINK', k) end until c == '0'" \
+      0 "$PIXQ__REDIS__PREFIX:*" >/dev/null || echo "could not delete $PIXQ__REDIS__PREFIX:*" >&2
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT

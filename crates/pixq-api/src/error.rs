@@ -45,8 +45,7 @@ pub struct EntryError {
     pub message: String,
 }
 
-/// The body of every error response: `{"error": {…}}`. Also the `Error` schema of the
-/// OpenAPI document.
+/// The body of every error response: `{"error": {…}}`.
 #[derive(Serialize, ToSchema)]
 #[schema(as = Error)]
 pub(crate) struct ErrorEnvelope<'a> {

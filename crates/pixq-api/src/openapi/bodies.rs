@@ -22,7 +22,7 @@ pub(crate) struct JobRequest {
     #[schema(schema_with = action)]
     action: Option<String>,
     /// What the video shows: non-blank, at most 2048 characters.
-    #[schema(min_length = 1, max_length = 2048)]
+    #[schema(min_length = 1, max_length = 2048, pattern = r"\S")]
     prompt: String,
     /// The PixVerse model.
     #[schema(schema_with = model)]
@@ -46,11 +46,13 @@ pub(crate) struct JobRequest {
     #[schema(maximum = 2_147_483_647)]
     seed: Option<u32>,
     /// An http(s) image to start from (a generation only).
+    #[schema(pattern = r"^https?://[^\s/]+")]
     image_url: Option<String>,
     /// The first and the last frame, two http(s) image URLs (a generation only).
     #[schema(min_items = 2, max_items = 2)]
     frame: Option<Vec<String>>,
     /// An effect template's id, from `GET /v1/templates` (a generation only).
+    #[schema(schema_with = template_id)]
     template_id: Option<i64>,
     /// A character: its upstream `asset_id`, or its name (a generation only).
     #[schema(schema_with = asset_id)]
@@ -61,6 +63,7 @@ pub(crate) struct JobRequest {
     #[schema(max_items = 10)]
     extend: Option<Vec<ExtendStepRequest>>,
     /// Where the job object is POSTed when the job ends (http(s); needs `api.webhook_secret`).
+    #[schema(pattern = r"^https?://[^\s/]+")]
     webhook_url: Option<String>,
     /// Free JSON, stored and returned as given (at most 16 KiB).
     metadata: Option<Value>,
@@ -71,7 +74,7 @@ pub(crate) struct JobRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExtendStepRequest {
     /// What this step shows.
-    #[schema(min_length = 1, max_length = 2048)]
+    #[schema(min_length = 1, max_length = 2048, pattern = r"\S")]
     prompt: String,
     /// The PixVerse model.
     #[schema(schema_with = model)]
@@ -108,7 +111,8 @@ pub(crate) struct BatchRequest {
     /// The batch's name, at most 200 characters.
     #[schema(max_length = 200)]
     name: Option<String>,
-    /// Where the batch object is POSTed when the batch ends.
+    /// Where the batch object is POSTed when the batch ends (needs `api.webhook_secret`).
+    #[schema(pattern = r"^https?://[^\s/]+")]
     webhook_url: Option<String>,
 }
 
@@ -152,6 +156,14 @@ fn quality() -> Object {
 
 fn aspect_ratio() -> Object {
     one_of(AspectRatio::ALL.iter().map(|a| Value::from(a.as_str())))
+}
+
+fn template_id() -> Object {
+    let ids = pixq_core::spec::templates().iter().map(|t| t.id.get());
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .enum_values(Some(ids))
+        .build()
 }
 
 fn duration() -> Object {

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::http::header;
 use axum::response::IntoResponse;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -53,6 +55,58 @@ impl Modify for BearerScheme {
         scheme.description =
             Some("One of api.tokens. Needed on every /v1 route when api.tokens is set.".to_owned());
         components.add_security_scheme(BEARER, SecurityScheme::Http(scheme));
+    }
+}
+
+/// Final touches once every route is in: an optional parameter is left out when not given,
+/// never sent as `null`, so its schema does not admit `null` (utoipa makes every `Option`
+/// nullable).
+pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                parameter.schema = parameter.schema.take().map(not_null);
+            }
+        }
+    }
+}
+
+/// `schema` without its `null` alternative.
+fn not_null(schema: RefOr<Schema>) -> RefOr<Schema> {
+    match schema {
+        RefOr::T(Schema::Object(mut object)) => {
+            if let SchemaType::Array(types) = &object.schema_type {
+                let mut kept: Vec<Type> = types
+                    .iter()
+                    .filter(|t| **t != Type::Null)
+                    .cloned()
+                    .collect();
+                object.schema_type = match kept.len() {
+                    1 => SchemaType::Type(kept.remove(0)),
+                    _ => SchemaType::Array(kept),
+                };
+            }
+            RefOr::T(Schema::Object(object))
+        }
+        RefOr::T(Schema::OneOf(mut one_of)) => {
+            one_of.items.retain(|item| {
+                !matches!(item, RefOr::T(Schema::Object(o))
+                    if o.schema_type == SchemaType::Type(Type::Null))
+            });
+            if one_of.items.len() == 1 {
+                one_of.items.remove(0)
+            } else {
+                RefOr::T(Schema::OneOf(one_of))
+            }
+        }
+        other => other,
     }
 }
 

@@ -38,7 +38,8 @@ use crate::state::AppState;
 /// Every route of the API, with its middleware, ready to serve; `GET /openapi.json` describes
 /// them all.
 pub(crate) fn router(state: AppState) -> Router {
-    let (routes, doc) = documented(&state).split_for_parts();
+    let (routes, mut doc) = documented(&state).split_for_parts();
+    openapi::finish(&mut doc);
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -173,7 +173,7 @@ async fn the_document_lists_every_route_the_router_serves() {
 }
 
 #[tokio::test]
-async fn v1_operations_need_the_bearer_token_and_answer_the_error_shape() {
+async fn v1_operations_need_the_bearer_token_and_answer_the_error_shape_and_no_parameter_is_null() {
     let api = secured_api().await;
     let doc = document(&api).await;
     let scheme = &doc["components"]["securitySchemes"]["bearer"];
@@ -181,6 +181,14 @@ async fn v1_operations_need_the_bearer_token_and_answer_the_error_shape() {
     assert_eq!(scheme["scheme"], "bearer", "{scheme}");
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
+            for parameter in op["parameters"].as_array().into_iter().flatten() {
+                let schema = parameter["schema"].to_string();
+                assert!(
+                    !schema.contains("\"null\""),
+                    "{method} {path}: parameter {} may be null: {schema}",
+                    parameter["name"]
+                );
+            }
             let responses = op["responses"].as_object().expect("responses");
             let errors: Vec<&String> = responses
                 .keys()
