@@ -22,10 +22,12 @@ pub struct BatchView {
     /// How many are queued, running, succeeded, failed and cancelled.
     pub counts: Counts,
     /// Where the batch is POSTed when it ends.
+    #[schema(required = true)]
     pub webhook_url: Option<String>,
     /// When it was accepted.
     pub created_at: DateTime<Utc>,
     /// When its last chain ended; `null` while any is queued or running.
+    #[schema(required = true)]
     pub finished_at: Option<DateTime<Utc>>,
 }
 
@@ -61,18 +63,22 @@ pub struct ResultLine {
     pub job_id: JobId,
     /// The step the chain got to: its last when it succeeded, the one that stopped it
     /// otherwise.
+    #[schema(required = true)]
     pub final_job_id: Option<JobId>,
     /// The chain's state, or `expired` when its jobs are gone after `retention.finished`.
     #[schema(schema_with = result_state)]
     pub state: &'static str,
     /// The first step's prompt.
+    #[schema(required = true)]
     pub prompt: Option<String>,
     /// The final video's id, when the chain succeeded.
-    #[schema(value_type = Option<i64>)]
+    #[schema(required = true, value_type = Option<i64>)]
     pub video_id: Option<pixverse::VideoId>,
     /// The final video, when the chain succeeded.
+    #[schema(required = true)]
     pub video_url: Option<String>,
     /// Why the chain failed or was cancelled.
+    #[schema(required = true)]
     pub error: Option<ResultError>,
     /// The first step's metadata, as given.
     pub metadata: Value,

@@ -16,8 +16,10 @@ pub struct JobView {
     /// The job's id.
     pub id: JobId,
     /// Its batch, if any.
+    #[schema(required = true)]
     pub batch_id: Option<BatchId>,
     /// The step it extends, `None` for a chain's first step.
+    #[schema(required = true)]
     pub parent_id: Option<JobId>,
     /// The chain's first step.
     pub root_id: JobId,
@@ -32,27 +34,32 @@ pub struct JobView {
     /// Where the job stands.
     pub state: JobState,
     /// Why a queued job waits.
+    #[schema(required = true)]
     pub waiting_reason: Option<WaitingReason>,
     /// Failed tries counted against `retry.max_attempts`.
     pub attempts: u32,
     /// The upstream task, once there is one.
     pub upstream: UpstreamView,
     /// The video, once succeeded.
+    #[schema(required = true)]
     pub result: Option<JobResult>,
     /// A video that arrived after the job had ended; shown only when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub late_result: Option<JobResult>,
     /// Why the job failed or was cancelled.
+    #[schema(required = true)]
     pub error: Option<JobError>,
     /// The user's free JSON, as given.
     pub metadata: Value,
     /// Where the job is POSTed when it ends.
+    #[schema(required = true)]
     pub webhook_url: Option<String>,
     /// When the job was created.
     pub created_at: DateTime<Utc>,
     /// When the record last changed.
     pub updated_at: DateTime<Utc>,
     /// When the job ended.
+    #[schema(required = true)]
     pub finished_at: Option<DateTime<Utc>>,
 }
 
@@ -61,10 +68,13 @@ pub struct JobView {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UpstreamView {
     /// The upstream task id.
+    #[schema(required = true)]
     pub task_id: Option<String>,
     /// The upstream's trace id of the submit.
+    #[schema(required = true)]
     pub trace_id: Option<String>,
     /// When the task id was recorded.
+    #[schema(required = true)]
     pub submitted_at: Option<DateTime<Utc>>,
 }
 

@@ -88,6 +88,7 @@ pub struct Character {
     #[schema(value_type = i64)]
     pub asset_id: AssetId,
     /// The unique name a job may use instead of `asset_id`.
+    #[schema(required = true)]
     pub name: Option<String>,
     /// The reference images it was made from, as sent.
     pub images: Vec<String>,

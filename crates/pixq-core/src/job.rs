@@ -165,27 +165,35 @@ pub struct JobResult {
     pub video_url: String,
     /// Width in pixels, when reported.
     #[serde(default)]
+    #[schema(required = true)]
     pub width: Option<u32>,
     /// Height in pixels, when reported.
     #[serde(default)]
+    #[schema(required = true)]
     pub height: Option<u32>,
     /// First frame image URL, when given.
     #[serde(default)]
+    #[schema(required = true)]
     pub first_frame: Option<String>,
     /// Last frame image URL, when given.
     #[serde(default)]
+    #[schema(required = true)]
     pub last_frame: Option<String>,
     /// The seed used, when reported.
     #[serde(default)]
+    #[schema(required = true)]
     pub seed: Option<i64>,
     /// Length in seconds, when reported.
     #[serde(default)]
+    #[schema(required = true)]
     pub duration: Option<u32>,
     /// The model used, e.g. `v3.5`, when reported.
     #[serde(default)]
+    #[schema(required = true)]
     pub model: Option<String>,
     /// The quality used, e.g. `540p`, when reported.
     #[serde(default)]
+    #[schema(required = true)]
     pub quality: Option<String>,
 }
 

@@ -25,6 +25,7 @@ pub(super) struct ListPage {
     /// Up to `limit` jobs, newest first.
     jobs: Vec<JobView>,
     /// Pass as `cursor` for the next page; `null` when the listing is complete.
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 

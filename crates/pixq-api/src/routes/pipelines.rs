@@ -30,18 +30,23 @@ struct PipelineView {
     /// The IANA time zone the schedule is read in (`UTC` unless configured).
     timezone: &'static str,
     /// The next tick, from now; `null` when the schedule has no more.
+    #[schema(required = true)]
     next_run: Option<DateTime<Utc>>,
     /// The last tick fired (by any scheduler); `null` when it never ran.
+    #[schema(required = true)]
     last_run: Option<DateTime<Utc>>,
     /// The batch the last tick submitted.
+    #[schema(required = true)]
     last_batch_id: Option<String>,
     /// `skip` or `once`: what a scheduler starting up does about missed ticks.
     catch_up: &'static str,
     /// How many chains each tick submits.
     prompts: usize,
     /// The file the prompts were read from, when they were not inline.
+    #[schema(required = true)]
     prompts_file: Option<String>,
     /// Where each tick's batch object is posted when it ends.
+    #[schema(required = true)]
     webhook_url: Option<String>,
 }
 

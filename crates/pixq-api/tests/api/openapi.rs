@@ -7,8 +7,9 @@
 
 use std::collections::BTreeSet;
 
+use pixq_core::job::JobId;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::setup::{Api, Backend, read_json};
 
@@ -220,6 +221,151 @@ async fn v1_operations_need_the_bearer_token_and_answer_the_error_shape_and_no_p
             }
         }
     }
+}
+
+/// Real answers, from a job that succeeded and has a next step, a failed one, a batch and its
+/// results, a listing, a 404 and a 422, each checked against the schema the document gives
+/// its operation and status.
+#[tokio::test]
+async fn answers_match_the_schemas_the_document_gives_them() {
+    let api = Api::start(Backend::Sqlite).await;
+    let doc = document(&api).await;
+
+    let (status, created) = api
+        .post(
+            "/v1/jobs",
+            &json!({"prompt": "a crane", "extend": [{"prompt": "it flies"}], "metadata": {"k": 1}}),
+        )
+        .await;
+    conforms(&doc, "post", "/v1/jobs", status, &created);
+    let id = JobId::from(created["id"].as_str().unwrap());
+    let (_, child) = api.succeed_with_child(&id).await;
+    api.to_failed(&child).await;
+    for job in [&id, &child] {
+        let (status, body) = api.get(&format!("/v1/jobs/{job}")).await;
+        conforms(&doc, "get", "/v1/jobs/{id}", status, &body);
+    }
+    let (status, body) = api.get(&format!("/v1/jobs/{id}")).await;
+    assert!(body["result"]["video_id"].is_number(), "{body}");
+    conforms(&doc, "get", "/v1/jobs/{id}", status, &body);
+    // The check can fail: a job object without its state, or with an unknown one, does not
+    // match.
+    let mut broken = body.clone();
+    broken.as_object_mut().unwrap().remove("state");
+    assert!(!schema_errors(&doc, "get", "/v1/jobs/{id}", status, &broken).is_empty());
+    broken["state"] = json!("running");
+    assert!(!schema_errors(&doc, "get", "/v1/jobs/{id}", status, &broken).is_empty());
+    let (status, body) = api.get("/v1/jobs?limit=5").await;
+    conforms(&doc, "get", "/v1/jobs", status, &body);
+    let (status, body) = api
+        .post(&format!("/v1/jobs/{child}/retry"), &json!({}))
+        .await;
+    conforms(&doc, "post", "/v1/jobs/{id}/retry", status, &body);
+    let (status, body) = api
+        .post(&format!("/v1/jobs/{child}/cancel"), &json!({}))
+        .await;
+    conforms(&doc, "post", "/v1/jobs/{id}/cancel", status, &body);
+
+    let response = api
+        .http
+        .get(api.url("/v1/jobs/job_nope"))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read_json(response).await;
+    conforms(&doc, "get", "/v1/jobs/{id}", status, &body);
+    let response = api
+        .http
+        .post(api.url("/v1/jobs"))
+        .json(&json!({"prompt": " "}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read_json(response).await;
+    conforms(&doc, "post", "/v1/jobs", status, &body);
+
+    let (status, batch) = api
+        .post(
+            "/v1/batches",
+            &json!({"prompts": ["a", "b"], "name": "two"}),
+        )
+        .await;
+    conforms(&doc, "post", "/v1/batches", status, &batch);
+    let batch_id = batch["id"].as_str().unwrap();
+    let (status, body) = api.get(&format!("/v1/batches/{batch_id}")).await;
+    conforms(&doc, "get", "/v1/batches/{id}", status, &body);
+    let response = api
+        .http
+        .get(api.url(&format!("/v1/batches/{batch_id}/results")))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let lines: Vec<Value> = response
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    conforms(
+        &doc,
+        "get",
+        "/v1/batches/{id}/results",
+        status,
+        &Value::Array(lines),
+    );
+
+    for (path, name) in [
+        ("/v1/templates", "/v1/templates"),
+        ("/v1/characters", "/v1/characters"),
+        ("/v1/pipelines", "/v1/pipelines"),
+        ("/readyz", "/readyz"),
+        ("/healthz", "/healthz"),
+    ] {
+        let (status, body) = api.get(path).await;
+        conforms(&doc, "get", name, status, &body);
+    }
+}
+
+/// Asserts that `body`, answered `status` by `method path`, matches the document's schema for
+/// it (references resolved within the document).
+fn conforms(doc: &Value, method: &str, path: &str, status: StatusCode, body: &Value) {
+    let errors = schema_errors(doc, method, path, status, body);
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status}: {errors:#?}\n{body:#}"
+    );
+}
+
+/// Why `body` does not match the schema of `method path` for `status`; empty when it does.
+fn schema_errors(
+    doc: &Value,
+    method: &str,
+    path: &str,
+    status: StatusCode,
+    body: &Value,
+) -> Vec<String> {
+    let response = &doc["paths"][path][method]["responses"][status.as_str()];
+    let content = response["content"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{method} {path} documents no {status}"));
+    let schema = content
+        .values()
+        .next()
+        .and_then(|c| c.get("schema"))
+        .expect("a schema");
+    let root = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": doc["components"],
+        "allOf": [schema],
+    });
+    let validator = jsonschema::draft202012::new(&root).expect("the schema compiles");
+    validator
+        .iter_errors(body)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
 }
 
 /// The path with each `{param}` replaced by a sample value.
