@@ -154,6 +154,12 @@ async fn the_document_lists_every_route_the_router_serves() {
         documented, expected,
         "the document's operations differ from INTERFACE.md's routes"
     );
+    // The callback URLs the workers hand the upstream are built from this constant.
+    assert!(
+        documented.contains(&("POST".to_owned(), pixq_core::callback::ROUTE.to_owned())),
+        "{}",
+        pixq_core::callback::ROUTE
+    );
 
     // Probe every method on every documented path (and on the candidates): what the router
     // serves is exactly what the document lists. Without a token nothing reaches a /v1
