@@ -32,3 +32,9 @@ bench *FLAGS:
 # API and a worker in one process; no Redis, no token, no configuration.
 demo *FLAGS:
     cargo run --release -p pixq -- demo {{FLAGS}}
+
+# Schemathesis (from PyPI, into target/fuzz-venv) against the live API: the simulator and
+# `pixq run` on a temporary data dir; no 5xx, every answer as GET /openapi.json says. Pass
+# schemathesis flags, e.g. `just fuzz-api --max-examples 20`.
+fuzz-api *FLAGS:
+    bash scripts/fuzz-api.sh {{FLAGS}}

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::chains::Chain;
 
 /// Why a chain did not succeed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ResultError {
     /// The code, as on the job.
     pub code: String,
@@ -18,7 +18,7 @@ pub struct ResultError {
 }
 
 /// One line of `GET /v1/batches/{id}/results`: a chain, its final video or its error.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ResultLine {
     /// The chain's place in the batch, from 0, in the order submitted.
     pub index: usize,
@@ -26,19 +26,37 @@ pub struct ResultLine {
     pub job_id: JobId,
     /// The step the chain got to: its last when it succeeded, the one that stopped it
     /// otherwise.
+    #[schema(required = true)]
     pub final_job_id: Option<JobId>,
     /// The chain's state, or `expired` when its jobs are gone after `retention.finished`.
+    #[schema(schema_with = result_state)]
     pub state: &'static str,
     /// The first step's prompt.
+    #[schema(required = true)]
     pub prompt: Option<String>,
     /// The final video's id, when the chain succeeded.
+    #[schema(required = true, value_type = Option<i64>)]
     pub video_id: Option<pixverse::VideoId>,
     /// The final video, when the chain succeeded.
+    #[schema(required = true)]
     pub video_url: Option<String>,
     /// Why the chain failed or was cancelled.
+    #[schema(required = true)]
     pub error: Option<ResultError>,
     /// The first step's metadata, as given.
     pub metadata: Value,
+}
+
+/// The states a result line may show: a chain's, or `expired`.
+fn result_state() -> utoipa::openapi::schema::Object {
+    let names = ChainState::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .chain(["expired"]);
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(names))
+        .build()
 }
 
 impl ResultLine {

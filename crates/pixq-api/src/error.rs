@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use pixq_core::spec::{SpecError, SpecErrorCode};
 use pixq_core::store::StoreError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// A failed request: status, machine-readable code, a message saying what to do, and the field
 /// to blame when there is one.
@@ -27,7 +28,7 @@ pub struct ApiError {
 
 /// One bad entry of a batch: where it is (its index in a JSON array, or its line in a text or
 /// NDJSON body, from 1) and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct EntryError {
     /// The entry's index in `jobs` or `prompts`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,18 +45,27 @@ pub struct EntryError {
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Body<'a>,
+/// The body of every error response: `{"error": {…}}`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorEnvelope<'a> {
+    /// What went wrong.
+    error: ErrorBody<'a>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The inside of an error response.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorBody<'a> {
+    /// A machine-readable code, e.g. `invalid_value`, `not_found`, `unauthorized`.
     code: &'a str,
+    /// What is wrong, and what to do about it.
     message: &'a str,
+    /// The field, query parameter or header to blame, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// A rejected batch's bad entries (at most 100), each by its index or line.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[schema(value_type = Vec<EntryError>)]
     entries: &'a [EntryError],
 }
 
@@ -183,8 +193,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let envelope = Envelope {
-            error: Body {
+        let envelope = ErrorEnvelope {
+            error: ErrorBody {
                 code: &self.code,
                 message: &self.message,
                 field: self.field.as_deref(),

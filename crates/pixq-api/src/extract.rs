@@ -113,7 +113,9 @@ impl FromRequestParts<AppState> for JobPath {
                     ),
                 )
             })?;
-        Ok(JobPath(JobId::from(id)))
+        let id = JobId::from(id);
+        crate::routes::record_job(&id);
+        Ok(JobPath(id))
     }
 }
 

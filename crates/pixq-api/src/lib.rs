@@ -47,6 +47,7 @@ mod config;
 mod dashboard;
 mod error;
 mod extract;
+mod openapi;
 mod overview;
 mod routes;
 mod state;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::state::AppState;
 
 /// The body of `GET /v1/overview`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Overview {
     /// The schedule's entries, as `pixq_queue_depth{queue}` counts them.
     pub queue_depth: QueueDepth,
@@ -19,7 +19,7 @@ pub struct Overview {
 }
 
 /// The schedule's size: looks booked (due now or later) and looks a worker holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QueueDepth {
     /// Jobs with a look booked and no worker on them (`pixq_queue_depth{queue="due"}`).
     pub due: u64,
@@ -28,7 +28,7 @@ pub struct QueueDepth {
 }
 
 /// One upstream token, by its alias (never the token).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TokenLoad {
     /// The token's alias: the first eight hex digits of its SHA-256.
     pub token: String,
@@ -37,11 +37,12 @@ pub struct TokenLoad {
     /// The cap, `upstream.max_in_flight` as this process is configured.
     pub max_in_flight: u32,
     /// Why submission on it is paused, when it is.
+    #[schema(required = true)]
     pub paused: Option<PauseView>,
 }
 
 /// A pause as shown: why, since when, and when the next waiting job may probe.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PauseView {
     /// The account-level error that paused it, e.g. `used_up`.
     pub reason: String,

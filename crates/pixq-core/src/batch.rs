@@ -118,7 +118,7 @@ pub fn moved(from: JobState, new: &Job) -> Option<Move> {
 }
 
 /// How many chains of a batch are in each state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Counts {
     /// Not started.
     pub queued: u64,

@@ -42,7 +42,9 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub const RESERVATION_STALE_AFTER: Duration = Duration::from_secs(3600);
 
 /// A character's id in pixq: `chr_<uuidv7>`. UUIDv7 ids sort by creation time.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct CharacterId(String);
 
@@ -78,13 +80,15 @@ impl fmt::Display for CharacterId {
 }
 
 /// A character the upstream made, as pixq keeps it and the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Character {
     /// pixq's id.
     pub id: CharacterId,
     /// The upstream's id, to pass as `asset_id` to a generation.
+    #[schema(value_type = i64)]
     pub asset_id: AssetId,
     /// The unique name a job may use instead of `asset_id`.
+    #[schema(required = true)]
     pub name: Option<String>,
     /// The reference images it was made from, as sent.
     pub images: Vec<String>,

@@ -20,7 +20,9 @@ use crate::state::{JobState, WaitingReason};
 /// A job's id: `job_<uuidv7>` for a chain's first step, `<root>.s<k>` for step k.
 ///
 /// UUIDv7 ids sort by creation time, so roots sort newest last as plain strings.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct JobId(String);
 
@@ -67,7 +69,9 @@ impl fmt::Display for JobId {
 }
 
 /// A batch's id: `batch_<uuidv7>`. Every job created by one `POST /v1/batches` carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct BatchId(String);
 
@@ -103,7 +107,7 @@ impl fmt::Display for BatchId {
 }
 
 /// What a step asks the upstream for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// A new video from a prompt (and optionally an image or a template).
@@ -152,35 +156,44 @@ pub struct Upstream {
 }
 
 /// A finished video, as the job object reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobResult {
     /// The PixVerse video id (an integer), which the next extend step continues from.
+    #[schema(value_type = i64)]
     pub video_id: pixverse::VideoId,
     /// Where the MP4 lives; PixVerse's CDN keeps it for a limited time.
     pub video_url: String,
     /// Width in pixels, when reported.
     #[serde(default)]
+    #[schema(required = true)]
     pub width: Option<u32>,
     /// Height in pixels, when reported.
     #[serde(default)]
+    #[schema(required = true)]
     pub height: Option<u32>,
     /// First frame image URL, when given.
     #[serde(default)]
+    #[schema(required = true)]
     pub first_frame: Option<String>,
     /// Last frame image URL, when given.
     #[serde(default)]
+    #[schema(required = true)]
     pub last_frame: Option<String>,
     /// The seed used, when reported.
     #[serde(default)]
+    #[schema(required = true)]
     pub seed: Option<i64>,
     /// Length in seconds, when reported.
     #[serde(default)]
+    #[schema(required = true)]
     pub duration: Option<u32>,
     /// The model used, e.g. `v3.5`, when reported.
     #[serde(default)]
+    #[schema(required = true)]
     pub model: Option<String>,
     /// The quality used, e.g. `540p`, when reported.
     #[serde(default)]
+    #[schema(required = true)]
     pub quality: Option<String>,
 }
 
@@ -202,7 +215,7 @@ impl From<&pixverse::Video> for JobResult {
 }
 
 /// Why a job failed (or was cancelled).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobError {
     /// A machine-readable code: the upstream's own, or one of pixq's (`poll_timeout`,
     /// `cancelled`, `max_attempts`).

@@ -149,3 +149,30 @@ fn describe() {
     );
     metrics::counter!(JOBS_ENQUEUED).increment(0);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The exported buckets: a job's duration from seconds to hours, a queue wait from
+    /// milliseconds to a quarter of an hour; not the exporter's summary default.
+    #[test]
+    fn histograms_export_their_own_buckets() {
+        let handle = prometheus_handle();
+        metrics::histogram!(JOB_DURATION).record(75.0);
+        metrics::histogram!(QUEUE_WAIT).record(0.02);
+        let text = handle.render();
+        for le in ["1", "60", "90", "600", "1200", "3600", "14400", "+Inf"] {
+            let series = format!("{JOB_DURATION}_bucket{{le=\"{le}\"}}");
+            assert!(text.contains(&series), "no {series} in\n{text}");
+        }
+        for le in ["0.005", "0.025", "1", "60", "900"] {
+            let series = format!("{QUEUE_WAIT}_bucket{{le=\"{le}\"}}");
+            assert!(text.contains(&series), "no {series} in\n{text}");
+        }
+        assert!(
+            !text.contains(&format!("{JOB_DURATION}{{quantile")),
+            "{text}"
+        );
+    }
+}

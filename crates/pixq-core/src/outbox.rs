@@ -30,7 +30,9 @@ pub(crate) use build::{batch_finished, job_finished};
 use crate::store::StoreError;
 
 /// An event's id, `evt_<uuidv7>`: the `webhook-id` header, the same on every attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct EventId(String);
 
@@ -66,7 +68,7 @@ impl fmt::Display for EventId {
 }
 
 /// What an event says happened: its `type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum EventKind {
     /// `job.finished`: a job reached `succeeded`, `failed` or `cancelled`.
     #[serde(rename = "job.finished")]
@@ -102,7 +104,7 @@ impl FromStr for EventKind {
 }
 
 /// Where an event stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Waiting for its next attempt, or being attempted.

@@ -25,7 +25,7 @@ pub use transition::{Plan, Transition};
 
 /// Where a job stands. The path is `queued` → `submitting` → `generating` → `succeeded` |
 /// `failed` | `cancelled`; a terminal state never changes again except by an explicit retry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Waiting for a worker. In: the API creates jobs here, the store creates a chain's next
@@ -108,7 +108,7 @@ impl FromStr for JobState {
 }
 
 /// Why a queued job is waiting. Set only while `queued`; cleared when a submit begins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WaitingReason {
     /// Every generation slot of the token is taken.

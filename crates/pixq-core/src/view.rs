@@ -17,13 +17,15 @@ use crate::outbox::{DeliveryState, DeliveryStatus, EventId};
 use crate::state::{JobState, WaitingReason};
 
 /// The job object of INTERFACE.md.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct JobView {
     /// The job's id.
     pub id: JobId,
     /// Its batch, if any.
+    #[schema(required = true)]
     pub batch_id: Option<BatchId>,
     /// The step it extends, `None` for a chain's first step.
+    #[schema(required = true)]
     pub parent_id: Option<JobId>,
     /// The chain's first step.
     pub root_id: JobId,
@@ -38,21 +40,25 @@ pub struct JobView {
     /// Where the job stands.
     pub state: JobState,
     /// Why a queued job waits.
+    #[schema(required = true)]
     pub waiting_reason: Option<WaitingReason>,
     /// Failed tries counted against `retry.max_attempts`.
     pub attempts: u32,
     /// The upstream task, once there is one.
     pub upstream: UpstreamView,
     /// The video, once succeeded.
+    #[schema(required = true)]
     pub result: Option<JobResult>,
     /// A video that arrived after the job had ended; shown only when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub late_result: Option<JobResult>,
     /// Why the job failed or was cancelled.
+    #[schema(required = true)]
     pub error: Option<JobError>,
     /// The user's free JSON, as given.
     pub metadata: Value,
     /// Where the job is POSTed when it ends.
+    #[schema(required = true)]
     pub webhook_url: Option<String>,
     /// How the webhook of the job's end fared; shown once there is one (never inside the
     /// webhook itself, which is written before it is sent).
@@ -63,18 +69,22 @@ pub struct JobView {
     /// When the record last changed.
     pub updated_at: DateTime<Utc>,
     /// When the job ended.
+    #[schema(required = true)]
     pub finished_at: Option<DateTime<Utc>>,
 }
 
 /// The public part of the job's upstream record: never the request body or the callback
 /// secret.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UpstreamView {
     /// The upstream task id.
+    #[schema(required = true)]
     pub task_id: Option<String>,
     /// The upstream's trace id of the submit.
+    #[schema(required = true)]
     pub trace_id: Option<String>,
     /// When the task id was recorded.
+    #[schema(required = true)]
     pub submitted_at: Option<DateTime<Utc>>,
 }
 
@@ -120,7 +130,7 @@ impl JobView {
 
 /// The batch object of INTERFACE.md: counts of its chains (a prompt with its extends is one)
 /// by state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct BatchView {
     /// The batch's id.
     pub id: BatchId,
@@ -132,6 +142,7 @@ pub struct BatchView {
     /// How many are queued, running, succeeded, failed and cancelled.
     pub counts: Counts,
     /// Where the batch is POSTed when it ends.
+    #[schema(required = true)]
     pub webhook_url: Option<String>,
     /// How the webhook of the batch's end fared; shown once there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,6 +150,7 @@ pub struct BatchView {
     /// When it was accepted.
     pub created_at: DateTime<Utc>,
     /// When its last chain ended; `null` while any is queued or running.
+    #[schema(required = true)]
     pub finished_at: Option<DateTime<Utc>>,
 }
 
@@ -167,7 +179,7 @@ impl BatchView {
 
 /// How the latest webhook of a job or a batch fared: `{"id", "state", "attempts",
 /// "last_error"}`. A refused one says why in `last_error`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
     /// The event's id: its `webhook-id` header, and what `POST /v1/webhooks/{id}/resend`
     /// takes.
@@ -178,6 +190,7 @@ pub struct WebhookView {
     /// Requests made (and refusals), all attempts together.
     pub attempts: u32,
     /// Why the last attempt failed, if one did.
+    #[schema(required = true)]
     pub last_error: Option<String>,
 }
 

@@ -101,7 +101,14 @@ impl Handler {
         if let Err(e) = check_job_id(&claim.lease.job) {
             return self.set_aside(claim.lease, &e).await;
         }
-        let span = info_span!("job", job_id = %claim.lease.job, task_id = field::Empty);
+        // Every line of this look carries the job, its batch and its upstream task; the
+        // step spans below name what the look does (submit, lookup, poll, commit).
+        let span = info_span!(
+            "job",
+            job_id = %claim.lease.job,
+            batch_id = field::Empty,
+            task_id = field::Empty,
+        );
         self.look(claim).instrument(span).await;
     }
 
@@ -198,15 +205,29 @@ impl Handler {
 
     /// One decision, by the job's state.
     async fn decide(&self, job: Job, look: &Look) -> Result<Step, StepError> {
-        if let Some(task) = &job.upstream.task_id {
-            Span::current().record("task_id", task.as_str());
+        let span = Span::current();
+        if let Some(batch) = &job.batch_id {
+            span.record("batch_id", batch.as_str());
         }
+        if let Some(task) = &job.upstream.task_id {
+            span.record("task_id", task.as_str());
+        }
+        // A step learns its task id as it goes (submit, lookup) and records it on its span.
+        let step = |name: &'static str| match name {
+            "submit" => info_span!("submit", task_id = field::Empty),
+            "lookup" => info_span!("lookup", task_id = field::Empty),
+            _ => info_span!("poll"),
+        };
         match job.state {
-            JobState::Queued => self.queued(job, look).await,
+            JobState::Queued => self.queued(job, look).instrument(step("submit")).await,
             // The run before died mid-submit or lost the answer: find its task first.
-            JobState::Submitting => self.lookup(job, look).await,
-            JobState::Generating => self.poll(job, look).await,
-            JobState::Cancelled => self.poll_cancelled(job, look).await,
+            JobState::Submitting => self.lookup(job, look).instrument(step("lookup")).await,
+            JobState::Generating => self.poll(job, look).instrument(step("poll")).await,
+            JobState::Cancelled => {
+                self.poll_cancelled(job, look)
+                    .instrument(step("poll"))
+                    .await
+            }
             JobState::Succeeded | JobState::Failed => {
                 // Normally out of the line already; a crash between two writes may have
                 // left it there, at the head, where it would hold the others back.
@@ -225,10 +246,20 @@ impl Handler {
         transition: Transition,
         effects: Effects,
     ) -> Result<Committed, StepError> {
-        let committed = self
-            .store
-            .commit(transition, look.basis_for(job), effects)
-            .await?;
+        let committed = async {
+            let committed = self
+                .store
+                .commit(transition, look.basis_for(job), effects)
+                .await?;
+            debug!(
+                state = %committed.outcome.job().state,
+                applied = matches!(committed.outcome, Outcome::Applied(_)),
+                "committed"
+            );
+            Ok::<_, StepError>(committed)
+        }
+        .instrument(info_span!("commit"))
+        .await?;
         look.saw(&committed);
         Ok(committed)
     }

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
 use config::{Config, Environment, File, FileFormat, Map};
-use pixq_core::settings::{RawSettings, Settings, UPSTREAM_TOKEN_ENV};
+use pixq_core::settings::{LogFormat, RawSettings, Settings, UPSTREAM_TOKEN_ENV};
 
 use crate::prompt_files::PromptFileReader;
 
@@ -62,6 +62,19 @@ pub fn load(config_file: Option<&Path>, overrides: &[(&str, String)]) -> anyhow:
         .context(InvalidConfiguration)?;
     let env = process_env().context(InvalidConfiguration)?;
     load_from(&cwd, config_file, env, overrides)
+}
+
+/// The `log.format` the layers set, read before the rest of the configuration so the log is
+/// set up before anything logs. A layer that cannot be read, or a bad value, gives the default
+/// here; [`load`] then reports it.
+pub fn log_format(config_file: Option<&Path>) -> LogFormat {
+    let (Ok(cwd), Ok(env)) = (std::env::current_dir(), process_env()) else {
+        return LogFormat::default();
+    };
+    layers(&cwd, config_file, env, &[])
+        .ok()
+        .and_then(|raw| LogFormat::of(&raw).ok())
+        .unwrap_or_default()
 }
 
 /// [`load`] with the working directory and the environment passed in, so tests need not

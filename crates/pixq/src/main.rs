@@ -6,6 +6,8 @@ mod client;
 mod commands;
 mod config;
 mod logging;
+#[cfg(feature = "otel")]
+mod otel;
 mod prompt_files;
 mod shutdown;
 mod upstream;
@@ -13,6 +15,7 @@ mod upstream;
 use std::process::ExitCode;
 
 use clap::Parser;
+use pixq_core::settings::LogFormat;
 
 use crate::cli::Cli;
 
@@ -34,10 +37,17 @@ fn main() -> ExitCode {
 /// Builds the runtime and dispatches to the command. Kept apart from `main` so the exit-code
 /// decision stays in one place.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    logging::init(match cli.command {
-        cli::Command::Demo(_) => logging::DEMO_FILTER,
-        _ => logging::DEFAULT_FILTER,
-    });
+    // The server roles log as `log.format` says; the others write for a person at a terminal.
+    let (filter, format) = match cli.command {
+        cli::Command::Demo(_) => (logging::DEMO_FILTER, LogFormat::Text),
+        cli::Command::Api | cli::Command::Worker | cli::Command::Run => (
+            logging::DEFAULT_FILTER,
+            config::log_format(cli.config.as_deref()),
+        ),
+        _ => (logging::DEFAULT_FILTER, LogFormat::Text),
+    };
+    // Declared before the runtime, so it drops after it: the span export is flushed last.
+    let _logging = logging::init(filter, format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -7,20 +7,41 @@ use pixq_core::store::Cursor;
 use serde::Serialize;
 
 use super::listing::{DEFAULT_LIMIT, parse_limit, query_pairs};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 use crate::webhooks::batch_views;
 use pixq_core::view::BatchView;
 
 /// One page of batches.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = BatchListPage)]
 pub(super) struct BatchListPage {
+    /// The batches, newest first.
     batches: Vec<BatchView>,
+    /// Where the next page starts; `null` when the listing is complete.
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
 /// Lists batches newest first. As with jobs, a page may hold fewer than `limit` while
 /// `next_cursor` is set; the listing is complete only when `next_cursor` is null.
+#[utoipa::path(
+    get,
+    path = "/v1/batches",
+    tag = "batches",
+    security(("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Batches a page, 50 when not given"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the page before"),
+    ),
+    responses(
+        (status = 200, description = "A page of batches, newest first", body = BatchListPage),
+        (status = 400, description = "A parameter is unknown, repeated or invalid; `field` names it", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,

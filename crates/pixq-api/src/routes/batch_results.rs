@@ -14,13 +14,27 @@ use pixq_core::job::BatchId;
 use super::batches::{BatchPath, found, ndjson_chunk};
 use crate::batch_view::ResultLine;
 use crate::chains;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
 /// Chains read per page of the stream.
 const PAGE: usize = 500;
 
 /// The results, streamed; 404 for an unknown batch.
+#[utoipa::path(
+    get,
+    path = "/v1/batches/{id}/results",
+    tag = "batches",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The batch's id")),
+    responses(
+        (status = 200, description = "NDJSON: one ResultLine a line, in the order submitted (described as the array of the lines)", content_type = "application/x-ndjson", body = [ResultLine]),
+        (status = 404, description = "No such batch", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn results(
     State(state): State<AppState>,
     BatchPath(id): BatchPath,

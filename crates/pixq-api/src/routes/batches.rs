@@ -26,8 +26,9 @@ use super::jobs::idempotency_key;
 use crate::batch_body::{self, Form};
 use crate::chains::{self, Chain};
 use crate::characters::NameResolver;
-use crate::error::{ApiError, EntryError};
+use crate::error::{ApiError, EntryError, ErrorEnvelope};
 use crate::extract::read_body_up_to;
+use crate::openapi::bodies::BatchRequest;
 use crate::state::AppState;
 use crate::webhooks::{batch_view, require_secret};
 use pixq_core::view::BatchView;
@@ -65,12 +66,39 @@ impl FromRequestParts<AppState> for BatchPath {
                     ),
                 )
             })?;
-        Ok(BatchPath(BatchId::from(id)))
+        let id = BatchId::from(id);
+        super::record_batch(&id);
+        Ok(BatchPath(id))
     }
 }
 
 /// Validates every entry, then writes and accepts the batch (or replays it for a repeated
 /// `Idempotency-Key`): 202 with the batch object, 200 for a replay.
+#[utoipa::path(
+    post,
+    path = "/v1/batches",
+    tag = "batches",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body (1 to 255 printable characters)")),
+    request_body(content(
+        (BatchRequest = "application/json"),
+        (String = "text/plain"),
+        (String = "application/x-ndjson"),
+    )),
+    responses(
+        (status = 202, description = "The batch was accepted whole", body = BatchView,
+         headers(("Location" = String, description = "The batch's URL"))),
+        (status = 200, description = "A replay: the batch first made with this Idempotency-Key", body = BatchView),
+        (status = 400, description = "The body cannot be read, or a header is invalid", body = ErrorEnvelope),
+        (status = 409, description = "The Idempotency-Key names another batch, or one still being written", body = ErrorEnvelope),
+        (status = 413, description = "The body is larger than api.max_batch_body", body = ErrorEnvelope),
+        (status = 415, description = "The content type is not one of the three taken", body = ErrorEnvelope),
+        (status = 422, description = "Entries are not acceptable jobs: `entries` lists them", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -102,6 +130,7 @@ pub(super) async fn create(
             tracing::error!(error = %e, "the task writing a batch failed");
             ApiError::internal()
         })??;
+    super::record_batch(&batch.id);
     if status == StatusCode::ACCEPTED {
         metrics::counter!(JOBS_ENQUEUED).increment(u64::try_from(total).unwrap_or(u64::MAX));
         tracing::info!(batch = %batch.id, total, "batch accepted");
@@ -289,6 +318,20 @@ async fn write(
 }
 
 /// The batch object; 404 when unknown (or still being written).
+#[utoipa::path(
+    get,
+    path = "/v1/batches/{id}",
+    tag = "batches",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The batch's id")),
+    responses(
+        (status = 200, description = "The batch object", body = BatchView),
+        (status = 404, description = "No such batch", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     BatchPath(id): BatchPath,
@@ -307,6 +350,20 @@ pub(crate) async fn found(state: &AppState, id: &BatchId) -> Result<Batch, ApiEr
 
 /// Cancels every chain of the batch that has not ended: its current step, and so the rest of
 /// the chain. Finished chains keep their results. 200 with the batch object afterwards.
+#[utoipa::path(
+    post,
+    path = "/v1/batches/{id}/cancel",
+    tag = "batches",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The batch's id")),
+    responses(
+        (status = 200, description = "The batch object after cancelling its unfinished chains", body = BatchView),
+        (status = 404, description = "No such batch", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     BatchPath(id): BatchPath,
@@ -338,15 +395,31 @@ pub(crate) async fn cancel(
 }
 
 /// The answer of `POST /v1/batches/{id}/retry`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = BatchRetried)]
 pub(crate) struct Retried {
+    /// The batch.
     id: BatchId,
-    /// How many chains were queued again.
+    /// Chains queued again.
     pub(crate) retried: usize,
 }
 
 /// Re-drives every chain of the batch whose current step failed, from that step: 202 with how
 /// many.
+#[utoipa::path(
+    post,
+    path = "/v1/batches/{id}/retry",
+    tag = "batches",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The batch's id")),
+    responses(
+        (status = 202, description = "How many failed chains were queued again", body = Retried),
+        (status = 404, description = "No such batch", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(crate) async fn retry(
     State(state): State<AppState>,
     BatchPath(id): BatchPath,

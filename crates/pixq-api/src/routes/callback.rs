@@ -12,11 +12,28 @@ use pixq_core::job::JobId;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::read_body;
 use crate::state::AppState;
 
 /// Rings the job when the secret matches; `{"ok":true}`.
+#[utoipa::path(
+    post,
+    path = "/v1/upstream/callback/{job_id}/{secret}",
+    tag = "upstream",
+    params(
+        ("job_id" = String, Path, description = "The job the callback is about"),
+        ("secret" = String, Path, description = "The job's callback secret"),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "The upstream's callback body"),
+    responses(
+        (status = 200, description = "Received: a worker looks at the job now", body = Object),
+        (status = 404, description = "No such job, or a wrong secret; nothing changed", body = ErrorEnvelope),
+        (status = 413, description = "The body is larger than api.max_body", body = ErrorEnvelope),
+        (status = 500, description = "An internal error", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn receive(
     State(state): State<AppState>,
     request: Request,
@@ -28,6 +45,7 @@ pub(super) async fn receive(
         return Err(unknown());
     };
     let id = JobId::from(job_id);
+    super::record_job(&id);
     let Some(job) = state.store().jobs().get(&id).await? else {
         return Err(unknown());
     };

@@ -33,8 +33,9 @@ use serde_json::{Map, Value, json};
 
 use super::REQUEST_DEADLINE;
 use super::jobs::idempotency_key;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::JsonBody;
+use crate::openapi::bodies::CharacterRequest;
 use crate::state::AppState;
 
 /// The most reference images one character may be made from.
@@ -55,8 +56,10 @@ const RECORD_TRIES: u32 = 6;
 const RECORD_FIRST_PAUSE: Duration = Duration::from_millis(250);
 
 /// `{"characters": [...]}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CharacterList)]
 pub(super) struct Listing {
+    /// Newest first.
     characters: Vec<Character>,
 }
 
@@ -76,6 +79,29 @@ impl Request {
 
 /// Makes a character from the images, or answers the first one again for a repeated
 /// `Idempotency-Key` with the same body (200).
+#[utoipa::path(
+    post,
+    path = "/v1/characters",
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body (1 to 255 printable characters)")),
+    request_body(content = CharacterRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The character was made", body = Character),
+        (status = 200, description = "A replay: the character first made with this Idempotency-Key", body = Character),
+        (status = 400, description = "The body is not JSON, or a header is invalid", body = ErrorEnvelope),
+        (status = 402, description = "The upstream account cannot pay for it", body = ErrorEnvelope),
+        (status = 409, description = "The Idempotency-Key or the name is taken, or still in progress", body = ErrorEnvelope),
+        (status = 413, description = "The body is larger than api.max_body", body = ErrorEnvelope),
+        (status = 415, description = "The body is not application/json", body = ErrorEnvelope),
+        (status = 422, description = "The body is not acceptable, or the upstream refused the images", body = ErrorEnvelope),
+        (status = 429, description = "The upstream is rate limiting: try again later", body = ErrorEnvelope),
+        (status = 502, description = "The upstream answered something pixq cannot use", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -132,6 +158,18 @@ pub(super) async fn create(
 }
 
 /// Every character, newest first (at most [`MAX_LISTED`]).
+#[utoipa::path(
+    get,
+    path = "/v1/characters",
+    tag = "catalog",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every character, newest first", body = Listing),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Listing>, ApiError> {
     let characters = state.store().characters().list(MAX_LISTED).await?;
     Ok(Json(Listing { characters }))

@@ -13,7 +13,7 @@ use pixq_core::state::{JobState, Transition};
 use pixq_core::store::{Jobs, Outcome, StoreError};
 
 use super::ring_or_log;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::JobPath;
 use crate::state::AppState;
 use crate::webhooks::job_view;
@@ -31,6 +31,21 @@ const MAX_DESCENDANTS: usize = 64;
 ///
 /// Every cancelled job is rung: a worker still watches one that was generating, for its late
 /// result and its upstream slot.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/cancel",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "The job (and its unfinished steps) cancelled", body = JobView),
+        (status = 404, description = "No such job", body = ErrorEnvelope),
+        (status = 409, description = "The job and every step after it have already finished", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     JobPath(id): JobPath,
@@ -71,6 +86,21 @@ pub(crate) async fn cancel(
 
 /// Re-drives a failed job under the same id: 202 with the job object, queued again. 409 for a
 /// job in any other state.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs/{id}/retry",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 202, description = "The failed job, queued again", body = JobView),
+        (status = 404, description = "No such job", body = ErrorEnvelope),
+        (status = 409, description = "The job has not failed", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(crate) async fn retry(
     State(state): State<AppState>,
     JobPath(id): JobPath,

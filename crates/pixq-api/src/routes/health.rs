@@ -14,6 +14,12 @@ use crate::state::AppState;
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Liveness: 200 whenever the process serves requests.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process is alive", body = Object, example = json!({"status": "ok"})))
+)]
 pub(super) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
@@ -25,6 +31,15 @@ pub(super) async fn healthz() -> Json<Value> {
 /// workers recorded them: `paused` is true while any token is paused, `reason` is the first
 /// paused token's reason, and `tokens` lists every pause by token alias. A paused upstream
 /// never makes this fail: the API still takes jobs, which wait.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The store answers; `upstream` tells whether submission is paused", body = Object),
+        (status = 503, description = "The store does not answer", body = Object),
+    )
+)]
 pub(super) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let store = state.store();
     let kind = store.kind();

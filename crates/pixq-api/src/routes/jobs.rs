@@ -12,8 +12,9 @@ use serde_json::Value;
 
 use super::ring_or_log;
 use crate::characters::resolve_asset_names;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{JobPath, JsonBody};
+use crate::openapi::bodies::JobRequest;
 use crate::state::AppState;
 use crate::webhooks::{job_view, require_secret};
 use pixq_core::view::JobView;
@@ -25,6 +26,27 @@ const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
 /// Validates the body, creates the job (or replays it for a repeated `Idempotency-Key`) and
 /// rings the doorbell: 202 for a new job, 200 for a replay.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first answer for the same key and body (1 to 255 printable characters)")),
+    request_body(content = JobRequest, content_type = "application/json"),
+    responses(
+        (status = 202, description = "The job was created", body = JobView,
+         headers(("Location" = String, description = "The job's URL"))),
+        (status = 200, description = "A replay: the job first made with this Idempotency-Key", body = JobView),
+        (status = 400, description = "The body is not JSON, or a header is invalid", body = ErrorEnvelope),
+        (status = 409, description = "The Idempotency-Key was first used with another body", body = ErrorEnvelope),
+        (status = 413, description = "The body is larger than api.max_body", body = ErrorEnvelope),
+        (status = 415, description = "The body is not application/json", body = ErrorEnvelope),
+        (status = 422, description = "The body is not an acceptable job; `field` names the culprit", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -53,6 +75,10 @@ pub(super) async fn create(
         .create(chain::new_job(&spec), idempotency)
         .await?;
     let job = created.job;
+    super::record_job(&job.id);
+    if let Some(batch) = &job.batch_id {
+        super::record_batch(batch);
+    }
     let status = if created.replayed {
         StatusCode::OK
     } else {
@@ -70,6 +96,20 @@ pub(super) async fn create(
 }
 
 /// The job object; 404 when unknown.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "The job object", body = JobView),
+        (status = 404, description = "No such job (finished jobs are deleted after retention.finished)", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn show(
     State(state): State<AppState>,
     JobPath(id): JobPath,

@@ -8,7 +8,7 @@ use pixq_core::state::JobState;
 use pixq_core::store::{Cursor, ListFilter};
 use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 use crate::webhooks::job_views;
 use pixq_core::view::JobView;
@@ -20,9 +20,13 @@ pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 500;
 
 /// One page of the listing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = JobPage)]
 pub(super) struct ListPage {
+    /// Up to `limit` jobs, newest first.
     jobs: Vec<JobView>,
+    /// Pass as `cursor` for the next page; `null` when the listing is complete.
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
@@ -37,6 +41,25 @@ struct ListQuery {
 
 /// Lists jobs newest first. A page may hold fewer than `limit` jobs while `next_cursor` is
 /// set; the listing is complete only when `next_cursor` is null.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(
+        ("state" = Option<JobState>, Query, description = "Only jobs in this state"),
+        ("batch" = Option<String>, Query, description = "Only jobs of this batch"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Jobs a page, 50 when not given"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the page before"),
+    ),
+    responses(
+        (status = 200, description = "A page of jobs, newest first", body = ListPage),
+        (status = 400, description = "A parameter is unknown, repeated or invalid; `field` names it", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,

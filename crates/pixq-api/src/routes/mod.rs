@@ -19,75 +19,93 @@ mod webhooks;
 use std::any::Any;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
 use axum::http::{Method, Uri};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::{Extension, Router};
 use chrono::Utc;
 use pixq_core::job::JobId;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::require_token;
 use crate::error::ApiError;
+use crate::openapi::{self, ApiDoc, Rendered};
 use crate::state::AppState;
 
-/// Every route of the API, with its middleware, ready to serve.
+/// Every route of the API, with its middleware, ready to serve; `GET /openapi.json` describes
+/// them all.
 pub(crate) fn router(state: AppState) -> Router {
-    pixq_core::metrics::prometheus_handle();
-    let authed = Router::new()
-        .route("/v1/jobs", post(jobs::create).get(listing::list))
-        .route("/v1/jobs/{id}", get(jobs::show))
-        .route("/v1/jobs/{id}/cancel", post(control::cancel))
-        .route("/v1/jobs/{id}/retry", post(control::retry))
-        .route(
-            "/v1/characters",
-            post(characters::create).get(characters::list),
-        )
-        .route("/v1/templates", get(templates::list))
-        .route("/v1/pipelines", get(pipelines::list))
-        .route("/v1/overview", get(overview::show))
-        .route(
-            "/v1/batches",
-            post(batches::create)
-                .layer(DefaultBodyLimit::max(
-                    state.config().max_batch_body.max(state.config().max_body),
-                ))
-                .get(batch_list::list),
-        )
-        .route("/v1/batches/{id}", get(batches::show))
-        .route("/v1/batches/{id}/results", get(batch_results::results))
-        .route("/v1/batches/{id}/cancel", post(batches::cancel))
-        .route("/v1/batches/{id}/retry", post(batches::retry))
-        .route("/v1/webhooks/dead", get(webhooks::dead))
-        .route("/v1/webhooks/{id}/resend", post(webhooks::resend))
-        .route_layer(from_fn_with_state(state.clone(), require_token));
-    let open = Router::new()
-        .route(pixq_core::callback::ROUTE, post(callback::receive))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(scrape::metrics));
-    authed
-        .merge(open)
+    let (routes, mut doc) = documented(&state).split_for_parts();
+    openapi::finish(&mut doc);
+    routes
         .merge(crate::dashboard::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(Rendered::of(&doc)))
         .layer(DefaultBodyLimit::max(state.config().max_body))
         .layer(from_fn(deadline))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                tracing::debug_span!(
+                // The handlers record the job and the batch once they know them, so a job's
+                // lines carry its id from the request that made it to the worker's last step.
+                tracing::info_span!(
                     "request",
                     method = %request.method(),
                     path = %redacted(request.uri().path()),
+                    job_id = tracing::field::Empty,
+                    batch_id = tracing::field::Empty,
                 )
             }),
         )
         .with_state(state)
+}
+
+/// Every route with its description. A route enters only through `routes!`, which takes the
+/// handler's `#[utoipa::path]` with it: a handler without one does not compile here, so the
+/// document lists every route served. Add new routes the same way, never with `.route(…)`.
+fn documented(state: &AppState) -> OpenApiRouter<AppState> {
+    pixq_core::metrics::prometheus_handle();
+    let batch_limit = state.config().max_batch_body.max(state.config().max_body);
+    let (schemas, paths, create_batch) = routes!(batches::create);
+    let create_batch = (
+        schemas,
+        paths,
+        create_batch.layer(DefaultBodyLimit::max(batch_limit)),
+    );
+    let authed = OpenApiRouter::new()
+        .routes(routes!(jobs::create, listing::list))
+        .routes(routes!(jobs::show))
+        .routes(routes!(control::cancel))
+        .routes(routes!(control::retry))
+        .routes(routes!(characters::create, characters::list))
+        .routes(routes!(templates::list))
+        .routes(routes!(pipelines::list))
+        .routes(routes!(overview::show))
+        .routes(create_batch)
+        .routes(routes!(batch_list::list))
+        .routes(routes!(batches::show))
+        .routes(routes!(batch_results::results))
+        .routes(routes!(batches::cancel))
+        .routes(routes!(batches::retry))
+        .routes(routes!(webhooks::dead))
+        .routes(routes!(webhooks::resend))
+        .route_layer(from_fn_with_state(state.clone(), require_token));
+    let open = OpenApiRouter::new()
+        .routes(routes!(callback::receive))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(scrape::metrics))
+        .routes(routes!(openapi::document));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(authed)
+        .merge(open)
 }
 
 /// The path as it may be logged: a callback's secret is replaced by `***`, since anyone who
@@ -149,6 +167,16 @@ fn panicked(cause: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::internal().into_response()
 }
 
+/// Records the job a request is about on the request's span.
+pub(crate) fn record_job(id: &JobId) {
+    tracing::Span::current().record("job_id", id.as_str());
+}
+
+/// Records the batch a request is about on the request's span.
+pub(crate) fn record_batch(id: &pixq_core::job::BatchId) {
+    tracing::Span::current().record("batch_id", id.as_str());
+}
+
 /// Rings the workers' doorbell for `id` now. A failure is only logged: the job is in the
 /// store, and the rescuer re-rings unfinished jobs that nobody looked at.
 async fn ring_or_log(state: &AppState, id: &JobId) {
@@ -161,6 +189,7 @@ async fn ring_or_log(state: &AppState, id: &JobId) {
 mod tests {
     use axum::body::{Body, to_bytes};
     use axum::http::{Request, StatusCode};
+    use axum::routing::get;
     use tower::ServiceExt;
 
     use super::*;

@@ -9,17 +9,19 @@ use futures::future::try_join_all;
 use pixq_core::pipeline::{Pipeline, PromptSource};
 use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
 /// `{"pipelines": [...]}`, in the order of the configuration.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PipelineList)]
 pub(super) struct Pipelines {
     pipelines: Vec<PipelineView>,
 }
 
-/// One pipeline as the API (and the dashboard) shows it.
-#[derive(Serialize)]
+/// One pipeline as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Pipeline)]
 pub(crate) struct PipelineView {
     /// Its name.
     pub(crate) name: String,
@@ -28,22 +30,39 @@ pub(crate) struct PipelineView {
     /// The IANA time zone the schedule is read in (`UTC` unless configured).
     pub(crate) timezone: &'static str,
     /// The next tick, from now; `null` when the schedule has no more.
+    #[schema(required = true)]
     pub(crate) next_run: Option<DateTime<Utc>>,
     /// The last tick fired (by any scheduler); `null` when it never ran.
+    #[schema(required = true)]
     pub(crate) last_run: Option<DateTime<Utc>>,
     /// The batch the last tick submitted.
+    #[schema(required = true)]
     pub(crate) last_batch_id: Option<String>,
     /// `skip` or `once`: what a scheduler starting up does about missed ticks.
     pub(crate) catch_up: &'static str,
     /// How many chains each tick submits.
     pub(crate) prompts: usize,
     /// The file the prompts were read from, when they were not inline.
+    #[schema(required = true)]
     pub(crate) prompts_file: Option<String>,
     /// Where each tick's batch object is posted when it ends.
+    #[schema(required = true)]
     pub(crate) webhook_url: Option<String>,
 }
 
 /// Every configured pipeline with its next and last runs.
+#[utoipa::path(
+    get,
+    path = "/v1/pipelines",
+    tag = "catalog",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The scheduled pipelines, in the configuration's order", body = Pipelines),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Pipelines>, ApiError> {
     Ok(Json(Pipelines {
         pipelines: views(&state).await?,

@@ -14,6 +14,12 @@ use crate::state::AppState;
 const STORE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Renders every metric of the process.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String))
+)]
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if tokio::time::timeout(STORE_TIMEOUT, store_gauges(&state))
         .await

@@ -5,14 +5,18 @@ use axum::Json;
 use pixq_core::spec::{Template, templates};
 use serde::Serialize;
 
+use crate::error::ErrorEnvelope;
+
 /// `{"templates": [...]}`, in the catalog's published order.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = TemplateCatalog)]
 pub(super) struct Catalog {
     templates: Vec<TemplateView>,
 }
 
 /// One template as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Template)]
 struct TemplateView {
     /// The id to pass as `template_id`.
     id: i64,
@@ -45,6 +49,18 @@ impl From<&'static Template> for TemplateView {
 }
 
 /// The whole catalog: it is embedded in pixq, so this never fails.
+#[utoipa::path(
+    get,
+    path = "/v1/templates",
+    tag = "catalog",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The effect-template catalog", body = Catalog),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn list() -> Json<Catalog> {
     Json(Catalog {
         templates: templates().iter().map(TemplateView::from).collect(),

@@ -10,7 +10,7 @@ use pixq_core::outbox::{DeliveryState, Event, EventId, EventKind, Resent};
 use serde::Serialize;
 
 use super::listing::{parse_limit, query_pairs};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
 /// How many dead events are listed when `limit` is not given.
@@ -18,18 +18,29 @@ const DEFAULT_LIMIT: usize = 50;
 
 /// An event as the API shows it: everything but its body (the job or batch object, which
 /// its own route shows).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEvent)]
 pub(super) struct EventView {
+    /// The event's id: the `webhook-id` header.
     id: EventId,
+    /// `job.finished` or `batch.finished`.
     #[serde(rename = "type")]
     kind: EventKind,
     /// The job or batch it is about.
     subject: String,
+    /// Where it goes.
     url: String,
+    /// Where it stands.
     state: DeliveryState,
+    /// Attempts made since it was written or last re-sent.
     attempts: u32,
+    /// Why the last attempt failed, if one did.
+    #[schema(required = true)]
     last_error: Option<String>,
+    /// When it was written.
     created_at: DateTime<Utc>,
+    /// When it was delivered or died.
+    #[schema(required = true)]
     ended_at: Option<DateTime<Utc>>,
 }
 
@@ -50,12 +61,30 @@ impl From<Event> for EventView {
 }
 
 /// The answer of `GET /v1/webhooks/dead`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = DeadWebhooks)]
 pub(super) struct DeadList {
+    /// The dead events, the latest to die first.
     events: Vec<EventView>,
 }
 
 /// Dead events, the latest to die first; `?limit=` up to 500.
+#[utoipa::path(
+    get,
+    path = "/v1/webhooks/dead",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Events listed, 50 when not given"),
+    ),
+    responses(
+        (status = 200, description = "Events no attempt delivered (given up or refused)", body = DeadList),
+        (status = 400, description = "A parameter is unknown, repeated or invalid; `field` names it", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn dead(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -69,6 +98,21 @@ pub(super) async fn dead(
 
 /// Makes a dead event pending again, due now, with a fresh day of attempts: 202 with the
 /// event. 404 for an unknown one, 409 for one that is not dead.
+#[utoipa::path(
+    post,
+    path = "/v1/webhooks/{id}/resend",
+    tag = "webhooks",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The event's id (`webhook-id`)")),
+    responses(
+        (status = 202, description = "The event, pending again under the same id and body", body = EventView),
+        (status = 404, description = "No such event (or it expired)", body = ErrorEnvelope),
+        (status = 409, description = "The event is not dead", body = ErrorEnvelope),
+        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
+        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+    )
+)]
 pub(super) async fn resend(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -16,6 +16,7 @@ mod health;
 mod idempotency;
 mod limits;
 mod listing;
+mod openapi;
 mod routing;
 mod setup;
 mod templates;

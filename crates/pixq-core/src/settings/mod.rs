@@ -46,8 +46,8 @@ use url::Url;
 
 pub use error::SettingsError;
 pub use raw::{
-    RawApi, RawPoll, RawRedis, RawRetention, RawRetry, RawSettings, RawUpstream, RawWebhooks,
-    RawWorker,
+    RawApi, RawLog, RawPoll, RawRedis, RawRetention, RawRetry, RawSettings, RawUpstream,
+    RawWebhooks, RawWorker,
 };
 pub(crate) use render::quote;
 pub use secret::{MASK, Secret};
@@ -123,8 +123,38 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// `[webhooks]`: delivering events to users' `webhook_url`s.
     pub webhooks: WebhookSettings,
+    /// `[log]`: how the server roles write their log lines.
+    pub log: LogSettings,
     /// `[[pipelines]]`: prompt lists submitted on a schedule, checked, their prompts read.
     pub pipelines: Vec<crate::pipeline::Pipeline>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogSettings {
+    /// `log.format`: `text` (the default) or `json`.
+    pub format: LogFormat,
+}
+
+/// `log.format`: how `pixq api`, `pixq worker` and `pixq run` write log lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One human-readable line an event, with the fields of its spans.
+    #[default]
+    Text,
+    /// One JSON object a line: `timestamp`, `level`, `target`, `fields`, and `spans` (each
+    /// open span with its fields: `job_id`, `batch_id`, `task_id`…), for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    /// The name as `log.format` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
 }
 
 /// `[redis]`.

@@ -45,6 +45,9 @@ pub struct RawSettings {
     /// `[webhooks]`.
     #[serde(default)]
     pub webhooks: Option<RawWebhooks>,
+    /// `[log]`.
+    #[serde(default)]
+    pub log: Option<RawLog>,
     /// `[[pipelines]]`: one table a pipeline, kept as written (its job fields are free-form
     /// job defaults); [`crate::pipeline::load`] checks them.
     #[serde(default)]
@@ -149,6 +152,15 @@ pub struct RawRetention {
     /// `retention.finished`.
     #[serde(default, deserialize_with = "scalar")]
     pub finished: Option<String>,
+}
+
+/// `[log]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// `log.format`.
+    #[serde(default, deserialize_with = "scalar")]
+    pub format: Option<String>,
 }
 
 /// `[webhooks]` as written.

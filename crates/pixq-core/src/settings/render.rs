@@ -96,6 +96,9 @@ impl Settings {
             quote(&format_duration(self.webhooks.give_up_after)),
         );
         out.line("timeout", quote(&format_duration(self.webhooks.timeout)));
+
+        out.table("log");
+        out.line("format", quote(self.log.format.as_str()));
         for pipeline in &self.pipelines {
             out.0.push_str(&pipeline.to_toml());
         }

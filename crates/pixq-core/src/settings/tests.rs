@@ -310,3 +310,31 @@ fn a_webhook_secret_that_cannot_sign_fails_at_start_without_showing_it() {
         assert!(!err.contains(bad), "{err}");
     }
 }
+
+#[test]
+fn log_format_is_text_or_json() {
+    assert_eq!(settings("{}").log.format, LogFormat::Text);
+    assert_eq!(
+        settings(r#"{"log": {"format": "json"}}"#).log.format,
+        LogFormat::Json
+    );
+    assert_eq!(
+        settings(r#"{"log": {"format": " JSON "}}"#).log.format,
+        LogFormat::Json
+    );
+    assert_eq!(
+        settings(r#"{"log": {"format": ""}}"#).log.format,
+        LogFormat::Text
+    );
+    let e = error(r#"{"log": {"format": "yaml"}}"#);
+    assert_eq!(e.key, "log.format", "{e}");
+    assert_eq!(
+        LogFormat::of(&raw(r#"{"log": {"format": "json"}}"#)).unwrap(),
+        LogFormat::Json
+    );
+    assert!(
+        settings(r#"{"log": {"format": "json"}}"#)
+            .to_masked_toml()
+            .contains("[log]\nformat = \"json\"")
+    );
+}

@@ -78,11 +78,42 @@ impl Settings {
                 )?,
             },
             webhooks: webhooks(raw.webhooks.unwrap_or_default())?,
+            log: LogSettings {
+                format: log_format(raw.log.as_ref().and_then(|l| l.format.as_deref()))?,
+            },
             pipelines: Vec::new(),
         };
         settings.pipelines =
             pipeline::load::pipelines(pipelines, settings.api.webhook_secret.is_some(), files)?;
         Ok(settings)
+    }
+}
+
+impl LogFormat {
+    /// The `log.format` of `raw`, checked alone: the log is set up before the rest of the
+    /// configuration is read.
+    ///
+    /// # Errors
+    ///
+    /// A value other than `text` or `json`, naming `log.format`.
+    pub fn of(raw: &RawSettings) -> Result<LogFormat, SettingsError> {
+        log_format(raw.log.as_ref().and_then(|l| l.format.as_deref()))
+    }
+}
+
+fn log_format(raw: Option<&str>) -> Result<LogFormat, SettingsError> {
+    match present(raw) {
+        None => Ok(LogFormat::default()),
+        Some(text) => [LogFormat::Text, LogFormat::Json]
+            .into_iter()
+            .find(|f| f.as_str() == text.trim().to_ascii_lowercase())
+            .ok_or_else(|| {
+                SettingsError::new(
+                    "log.format",
+                    format!("{text:?} is not a log format"),
+                    "\"text\" or \"json\"",
+                )
+            }),
     }
 }
 
