@@ -58,24 +58,46 @@ impl Modify for BearerScheme {
     }
 }
 
-/// Final touches once every route is in: an optional parameter is left out when not given,
+/// Final touches once every route is in: each operation gets a unique operationId, and an
+/// optional parameter is left out when not given,
 /// never sent as `null`, so its schema does not admit `null` (utoipa makes every `Option`
 /// nullable).
 pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
         let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
+            ("get", &mut item.get),
+            ("put", &mut item.put),
+            ("post", &mut item.post),
+            ("delete", &mut item.delete),
+            ("patch", &mut item.patch),
         ];
-        for operation in operations.into_iter().flatten() {
+        for (method, operation) in operations {
+            let Some(operation) = operation else {
+                continue;
+            };
+            operation.operation_id = Some(operation_id(method, path));
             for parameter in operation.parameters.iter_mut().flatten() {
                 parameter.schema = parameter.schema.take().map(not_null);
             }
         }
     }
+}
+
+/// A unique operationId from the method and the path (utoipa's default, the handler's name,
+/// repeats: `list`, `show`): `get /v1/jobs/{id}/cancel` is `get_jobs_by_id_cancel`.
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_owned();
+    for segment in path.split('/').filter(|s| !s.is_empty() && *s != "v1") {
+        id.push('_');
+        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => {
+                id.push_str("by_");
+                id.push_str(name);
+            }
+            None => id.push_str(&segment.replace(['.', '-'], "_")),
+        }
+    }
+    id
 }
 
 /// `schema` without its `null` alternative.

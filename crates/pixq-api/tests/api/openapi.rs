@@ -132,6 +132,19 @@ async fn the_document_is_valid_openapi_3_1() {
         "{}",
         doc["openapi"]
     );
+    // OpenAPI requires operationIds to be unique; clients and Schemathesis's links go by them.
+    let mut ids: Vec<String> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default().to_owned();
+            assert!(!id.is_empty(), "{method} {path} has no operationId");
+            assert!(
+                !ids.contains(&id),
+                "{method} {path}: operationId {id} is taken"
+            );
+            ids.push(id);
+        }
+    }
 
     let meta: Value =
         serde_json::from_str(include_str!("../fixtures/openapi-3.1-schema.json")).unwrap();
