@@ -211,8 +211,12 @@ impl Handler {
         }
     }
 
-    /// The next step of the chain after `job`, computed from the chain's first step.
+    /// The next step of the chain after `job`, computed from the chain's first step. The last
+    /// step of a chain whose length is recorded has none: no need to read the first step.
     async fn next_step(&self, job: &Job, video: &Video) -> Result<Option<NextStep>, StepError> {
+        if job.chain_len > 1 && job.step + 1 >= job.chain_len {
+            return Ok(None);
+        }
         let root = if job.id == job.root_id {
             Some(job.clone())
         } else {
