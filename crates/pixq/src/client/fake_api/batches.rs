@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -301,13 +301,8 @@ fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<S
 async fn create(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    uri: Uri,
     Json(body): Json<Value>,
 ) -> Response {
-    shared.record("POST", &uri);
-    if let Some(denied) = shared.denied(&headers) {
-        return denied;
-    }
     let mut batches = shared.batches();
     let key = header_text(&headers, "idempotency-key");
     batches.requests.push(BatchRequest {
@@ -362,16 +357,7 @@ async fn create(
     (StatusCode::ACCEPTED, Json(batches.list[at].object())).into_response()
 }
 
-async fn show(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    shared.record("GET", &uri);
-    if let Some(denied) = shared.denied(&headers) {
-        return denied;
-    }
+async fn show(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let mut batches = shared.batches();
     let Some(batch) = batches.find(&id) else {
         return batch_not_found(&id);
@@ -382,16 +368,7 @@ async fn show(
     Json(batch.object()).into_response()
 }
 
-async fn results(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    shared.record("GET", &uri);
-    if let Some(denied) = shared.denied(&headers) {
-        return denied;
-    }
+async fn results(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let mut batches = shared.batches();
     let Some(batch) = batches.find(&id) else {
         return batch_not_found(&id);
@@ -404,16 +381,7 @@ async fn results(
     ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
 }
 
-async fn cancel(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    shared.record("POST", &uri);
-    if let Some(denied) = shared.denied(&headers) {
-        return denied;
-    }
+async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let mut batches = shared.batches();
     let Some(batch) = batches.find(&id) else {
         return batch_not_found(&id);
@@ -424,16 +392,7 @@ async fn cancel(
     Json(batch.object()).into_response()
 }
 
-async fn retry(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    shared.record("POST", &uri);
-    if let Some(denied) = shared.denied(&headers) {
-        return denied;
-    }
+async fn retry(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let mut batches = shared.batches();
     let Some(batch) = batches.find(&id) else {
         return batch_not_found(&id);

@@ -15,8 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -54,7 +55,7 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn record(&self, method: &str, uri: &Uri) {
+    fn record(&self, method: &Method, uri: &Uri) {
         self.seen
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -77,6 +78,15 @@ impl Shared {
     }
 }
 
+/// Every matched request: noted in the order seen, then refused 401 without the token.
+async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    shared.record(request.method(), request.uri());
+    if let Some(denied) = shared.denied(request.headers()) {
+        return denied;
+    }
+    next.run(request).await
+}
+
 impl FakeApi {
     /// Starts the fake with `jobs` (newest first); with `token`, every route needs it.
     pub async fn start(token: Option<&str>, jobs: Vec<Value>) -> FakeApi {
@@ -92,6 +102,7 @@ impl FakeApi {
             .route("/v1/jobs/{id}/cancel", post(cancel))
             .route("/v1/jobs/{id}/retry", post(retry))
             .merge(batches::routes())
+            .route_layer(from_fn_with_state(shared.clone(), gate))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -180,16 +191,7 @@ fn is_terminal(job: &Value) -> bool {
     )
 }
 
-async fn show(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    shared.record("GET", &uri);
-    if let Some(denied) = shared.denied(&headers) {
-        return denied;
-    }
+async fn show(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     if id == BROKEN_ID {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -214,16 +216,7 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-async fn list(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<ListQuery>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    shared.record("GET", &uri);
-    if let Some(denied) = shared.denied(&headers) {
-        return denied;
-    }
+async fn list(State(shared): State<Arc<Shared>>, Query(query): Query<ListQuery>) -> Response {
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return error(StatusCode::BAD_REQUEST, "invalid", "limit is 1 to 500");
@@ -246,16 +239,7 @@ async fn list(
     Json(json!({"jobs": page, "next_cursor": next_cursor})).into_response()
 }
 
-async fn cancel(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    shared.record("POST", &uri);
-    if let Some(denied) = shared.denied(&headers) {
-        return denied;
-    }
+async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let mut jobs = shared.jobs();
     let Some(job) = jobs.iter_mut().find(|job| job["id"] == id.as_str()) else {
         return not_found(&id);
@@ -271,16 +255,7 @@ async fn cancel(
     Json(job.clone()).into_response()
 }
 
-async fn retry(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    shared.record("POST", &uri);
-    if let Some(denied) = shared.denied(&headers) {
-        return denied;
-    }
+async fn retry(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let mut jobs = shared.jobs();
     let Some(job) = jobs.iter_mut().find(|job| job["id"] == id.as_str()) else {
         return not_found(&id);
