@@ -27,6 +27,7 @@ use pixq_core::state::{JobState, Transition};
 use pixq_core::store::{Claim, Committed, Effects, Outcome, SharedStore, SlotEffect};
 use pixverse::Client;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, Span, debug, error, field, info_span, warn};
 
 use crate::config::WorkerConfig;
@@ -55,9 +56,13 @@ pub(crate) struct Handler {
     pub(crate) in_flight: InFlight,
     pub(crate) timing: PollTiming,
     pub(crate) poller: Poller,
+    /// Cancelled when the worker drains: a look then takes no next job with its last write.
+    pub(crate) draining: CancellationToken,
 }
 
-/// The apalis handler: one job taken with its lease.
+/// The apalis handler: one job taken with its lease, then each job the look's last write took
+/// for it (a home that takes them with the write: [`Effects::take_next`]), until one takes
+/// none. apalis hands out the rest.
 ///
 /// # Errors
 ///
@@ -68,7 +73,10 @@ pub(crate) async fn on_doorbell(
     handler: Data<Arc<Handler>>,
 ) -> Result<(), BoxDynError> {
     let _counted = handler.in_flight.start();
-    handler.doorbell(claim).await;
+    let mut next = Some(claim);
+    while let Some(claim) = next {
+        next = handler.doorbell(claim).await;
+    }
     Ok(())
 }
 
@@ -79,6 +87,7 @@ impl Handler {
         client: Client,
         config: Arc<WorkerConfig>,
         in_flight: InFlight,
+        draining: CancellationToken,
     ) -> Self {
         let timing = PollTiming::new(
             config.poll_first_after,
@@ -94,12 +103,15 @@ impl Handler {
             in_flight,
             timing,
             poller,
+            draining,
         }
     }
 
-    async fn doorbell(&self, claim: Claim) {
+    /// One look at the job `claim` names; answers the next job its last write took.
+    async fn doorbell(&self, claim: Claim) -> Option<Claim> {
         if let Err(e) = check_job_id(&claim.lease.job) {
-            return self.set_aside(claim.lease, &e).await;
+            self.set_aside(claim.lease, &e).await;
+            return None;
         }
         // Every line of this look carries the job, its batch and its upstream task; the
         // step spans below name what the look does (submit, lookup, poll, commit).
@@ -109,7 +121,7 @@ impl Handler {
             batch_id = field::Empty,
             task_id = field::Empty,
         );
-        self.look(claim).instrument(span).await;
+        self.look(claim).instrument(span).await
     }
 
     /// A schedule entry that names no job pixq could have written: kept in the dead letters
@@ -129,8 +141,8 @@ impl Handler {
     }
 
     /// Holds the lease, decides; the step's last write settled the lease with the next
-    /// look, or it is settled here.
-    async fn look(&self, claim: Claim) {
+    /// look (and may have taken the next job, answered), or it is settled here.
+    async fn look(&self, claim: Claim) -> Option<Claim> {
         let guard = LeaseGuard::hold(
             self.store.clone(),
             claim.lease.clone(),
@@ -139,10 +151,7 @@ impl Handler {
         let look = Look::new(claim.lease, guard, claim.record);
         let decided = tokio::time::timeout(self.config.handler_timeout, self.process(&look)).await;
         let next = match decided {
-            Ok(Ok(Step::Settled)) => {
-                look.end().await;
-                return;
-            }
+            Ok(Ok(Step::Settled)) => return look.end().await.1,
             Ok(Ok(Step::Done)) => None,
             Ok(Ok(Step::LookAt(at))) => Some(at),
             Ok(Ok(Step::Again(_))) => Some(Utc::now()),
@@ -161,8 +170,9 @@ impl Handler {
                 Some(Utc::now() + LOOK_AGAIN_AFTER_ERROR)
             }
         };
-        let lease = look.end().await;
+        let (lease, taken) = look.end().await;
         self.settle(&lease, next).await;
+        taken
     }
 
     /// Ends the lease and books the next look. A failure is logged: the lease then runs out
@@ -260,7 +270,8 @@ impl Handler {
         }
         .instrument(info_span!("commit"))
         .await?;
-        look.saw(&committed);
+        let mut committed = committed;
+        look.saw(&mut committed);
         Ok(committed)
     }
 
@@ -279,12 +290,19 @@ impl Handler {
             settle: Some((look.lease().clone(), next)),
             ring_now: Vec::new(),
             slot: self.slot_effect(slot),
+            take_next: self.take_next(),
         };
         let committed = self.commit(look, job, transition, effects).await?;
         Ok(match committed.outcome {
             Outcome::Applied(job) => (Step::Settled, Some(job)),
             other => (Step::again(other.into_job()), None),
         })
+    }
+
+    /// How long to lease the next job a look's last write takes for this worker: none while
+    /// draining.
+    pub(crate) fn take_next(&self) -> Option<Duration> {
+        (!self.draining.is_cancelled()).then_some(self.config.lease_ttl)
     }
 
     /// What a look's last write does to the job's slot.

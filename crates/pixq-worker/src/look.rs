@@ -1,11 +1,12 @@
-//! [`Look`]: one handler run on one job: its lease, kept alive, and the version of the record
-//! as this run last read or wrote it, so that its writes need not read the record first.
+//! [`Look`]: one handler run on one job: its lease, kept alive, the version of the record as
+//! this run last read or wrote it, so that its writes need not read the record first, and the
+//! next job its last write took.
 
 use std::sync::Mutex;
 
 use pixq_core::job::Job;
 use pixq_core::queue::Lease;
-use pixq_core::store::{Basis, Committed};
+use pixq_core::store::{Basis, Claim, Committed};
 
 use crate::lease_guard::LeaseGuard;
 
@@ -18,6 +19,8 @@ pub(crate) struct Look {
     /// The record as this run last saw it with its version; a write from that same record
     /// needs no read.
     known: Mutex<Option<Basis>>,
+    /// The next job, taken by the look's last write for this worker to go on to.
+    next: Mutex<Option<Claim>>,
 }
 
 impl Look {
@@ -28,6 +31,7 @@ impl Look {
             lease,
             guard,
             known: Mutex::new(record),
+            next: Mutex::new(None),
         }
     }
 
@@ -54,14 +58,20 @@ impl Look {
         known.as_ref().filter(|b| b.job == *job).cloned()
     }
 
-    /// Remembers what a write answered: the new record and version when it applied.
-    pub(crate) fn saw(&self, committed: &Committed) {
+    /// Remembers what a write answered: the new record and version when it applied, and the
+    /// next job when the write took one.
+    pub(crate) fn saw(&self, committed: &mut Committed) {
         *self.known.lock().unwrap_or_else(|e| e.into_inner()) = committed.basis();
+        if let Some(next) = committed.next.take() {
+            *self.next.lock().unwrap_or_else(|e| e.into_inner()) = Some(next);
+        }
     }
 
-    /// Stops keeping the lease alive; the caller settles it.
-    pub(crate) async fn end(self) -> Lease {
+    /// Stops keeping the lease alive; the caller settles it. Answers the lease and the next
+    /// job the look's last write took, if any.
+    pub(crate) async fn end(self) -> (Lease, Option<Claim>) {
         self.guard.stop().await;
-        self.lease
+        let next = self.next.into_inner().unwrap_or_else(|e| e.into_inner());
+        (self.lease, next)
     }
 }

@@ -69,6 +69,7 @@ pub async fn run(
         client,
         config.clone(),
         in_flight.clone(),
+        shutdown.child_token(),
     ));
     let background = shutdown.child_token();
     let mut services = vec![

@@ -1,13 +1,13 @@
 //! A `queued` job: wait for its time, resume a task it already has, or submit it once.
 //!
-//! Before a submit, one store call ([`Store::take_slot`]) passes the token's pause gate and
-//! takes a slot of the shared cap in the order of the wait line; a job that meets either
-//! waits `queued` without burning an attempt. The body is recorded with
-//! [`Transition::begin_submit`] before it is sent, so that a lost answer can be found again by
-//! that body ([`crate::lookup`]) instead of paid twice. Only the run that applied
-//! `begin_submit` sends.
+//! Before a submit, one store call ([`Store::take_slot_then_commit`]) passes the token's pause
+//! gate, takes a slot of the shared cap in the order of the wait line and, with the slot,
+//! records the body with [`Transition::begin_submit`]; a job that meets the pause or a full
+//! cap waits `queued` without burning an attempt. The body is recorded before it is sent, so
+//! that a lost answer can be found again by that body ([`crate::lookup`]) instead of paid
+//! twice. Only the run that applied `begin_submit` sends.
 //!
-//! [`Store::take_slot`]: pixq_core::store::Store::take_slot
+//! [`Store::take_slot_then_commit`]: pixq_core::store::Store::take_slot_then_commit
 
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use chrono::Utc;
 use pixq_core::job::{Job, JobError};
 use pixq_core::limits::Pause;
 use pixq_core::state::{JobState, Transition, WaitingReason};
-use pixq_core::store::{Effects, Outcome, SlotRequest, SlotTurn};
+use pixq_core::store::{Effects, Outcome, SlotRequest, SubmitTurn};
 use pixq_core::{callback, chain};
 use pixverse::{Error, ErrorKind, Submission, SubmitMode};
 use tracing::{Span, info, warn};
@@ -68,15 +68,20 @@ impl Handler {
                 return self.fail(look, &job, error).await;
             }
         };
-        let probe = match self.take_turn(&job).await? {
-            SlotTurn::Taken { held, probe } => {
+        let begin = Transition::begin_submit(job.id.clone(), body.as_str().to_owned(), secret);
+        let (probe, committed) = match self.take_turn(look, &job, begin).await? {
+            SubmitTurn::Taken {
+                held,
+                probe,
+                committed,
+            } => {
                 telemetry::in_flight(self.alias(), held);
                 if let Some(pause) = &probe {
                     info!(reason = %pause.reason, "the token is paused; this job's submit probes it");
                 }
-                probe
+                (probe, committed)
             }
-            SlotTurn::Wait {
+            SubmitTurn::Wait {
                 held,
                 earliest_expiry,
                 at_head,
@@ -93,12 +98,10 @@ impl Handler {
                     )
                     .await;
             }
-            SlotTurn::Paused { pause, at_head } => {
+            SubmitTurn::Paused { pause, at_head } => {
                 return self.wait_paused(look, &job, &pause, at_head).await;
             }
         };
-        let begin = Transition::begin_submit(job.id.clone(), body.as_str().to_owned(), secret);
-        let committed = self.commit(look, &job, begin, Effects::default()).await?;
         let job = match committed.outcome {
             Outcome::Applied(job) => job,
             other => {
@@ -125,8 +128,14 @@ impl Handler {
         self.answered(job, answer, look).await
     }
 
-    /// The pause gate and a slot of the shared cap, in one store call.
-    async fn take_turn(&self, job: &Job) -> Result<SlotTurn, StepError> {
+    /// The pause gate and a slot of the shared cap, and with the slot, `begin` written from
+    /// the record this look saw: one store call.
+    async fn take_turn(
+        &self,
+        look: &Look,
+        job: &Job,
+        begin: Transition,
+    ) -> Result<SubmitTurn, StepError> {
         let request = SlotRequest {
             alias: self.alias().to_owned(),
             job: job.id.clone(),
@@ -134,7 +143,14 @@ impl Handler {
             ttl: self.config.slot_ttl(),
             probe_window: self.config.probe_window(),
         };
-        Ok(self.store.take_slot(&request).await?)
+        let mut turn = self
+            .store
+            .take_slot_then_commit(&request, begin, look.basis_for(job))
+            .await?;
+        if let SubmitTurn::Taken { committed, .. } = &mut turn {
+            look.saw(committed);
+        }
+        Ok(turn)
     }
 
     /// The submit was not sent after all (the job moved): its slot goes back unless it waits
@@ -176,6 +192,7 @@ impl Handler {
         let first_poll = Utc::now() + self.timing.first_poll_after();
         let effects = Effects {
             settle: Some((look.lease().clone(), Some(first_poll))),
+            take_next: self.take_next(),
             ..Effects::default()
         };
         let committed = self.commit(look, &job, submitted, effects).await?;

@@ -126,6 +126,7 @@ impl RedisStore {
                         outcome: Outcome::Applied(plan.job),
                         version: Some(version),
                         woken: woken.into_iter().map(JobId::from).collect(),
+                        next: None,
                     });
                 }
                 CommitReply::Taken(owner) => {
@@ -268,6 +269,7 @@ fn unapplied(outcome: Outcome) -> Committed {
         outcome,
         version: None,
         woken: Vec::new(),
+        next: None,
     }
 }
 

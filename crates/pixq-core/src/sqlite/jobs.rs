@@ -17,7 +17,9 @@ use super::{Cached, SqliteStore, batches, now_ms, optional, outbox};
 use crate::batch;
 use crate::job::{Job, JobId, NewJob};
 use crate::state::Transition;
-use crate::store::{Created, Cursor, IdempotencyKey, Jobs, ListFilter, Outcome, Page, StoreError};
+use crate::store::{
+    Basis, Created, Cursor, IdempotencyKey, Jobs, ListFilter, Outcome, Page, StoreError,
+};
 
 /// Jobs of a batch still being written are not listed, and not the rescuer's to run: the
 /// batch is not there yet.
@@ -33,38 +35,44 @@ const RECORD: &str =
 
 impl SqliteStore {
     /// Applies `transition` inside the caller's transaction: the record is read and the plan
-    /// written under the one connection's lock, so nothing moves in between. Answers the
-    /// outcome and, when it applied, the record's new version.
+    /// written under the one connection's lock, so nothing moves in between. With a `basis`
+    /// still current (its version and time of change are the row's), the record is not read
+    /// and decoded again. Answers the outcome and, when it applied, the record's new version.
     pub(super) fn apply_in(
         &self,
         tx: &Connection,
         transition: &Transition,
+        basis: Option<Basis>,
     ) -> Result<(Outcome, Option<u64>), StoreError> {
         let now = now_ms();
         let id = transition.job_id();
-        let Some((current, version)) = read_versioned(tx, id.as_str(), now)? else {
+        let Some((current, version)) = read_current(tx, id.as_str(), now, basis)? else {
             return Err(StoreError::NotFound(id.clone()));
         };
         let Some(plan) = transition.plan(&current, Utc::now()) else {
             return Ok((Outcome::Stale { current }, None));
         };
         if let Some(task) = &plan.claim {
-            let owner: Option<String> = optional(tx.row(
-                "SELECT job_id FROM tasks WHERE task_id = ?1",
-                [task],
-                |row| row.get(0),
-            ))?;
-            if let Some(owner) = owner
-                && owner != plan.job.id.as_str()
-                && is_live(tx, &owner, now)?
-            {
-                let by = JobId::from(owner);
-                return Ok((Outcome::TaskTaken { by, current }, None));
-            }
-            tx.exec(
-                "INSERT OR REPLACE INTO tasks (task_id, job_id) VALUES (?1, ?2)",
+            // A new task id, the usual case, is claimed by the insert alone.
+            let claimed = tx.exec(
+                "INSERT OR IGNORE INTO tasks (task_id, job_id) VALUES (?1, ?2)",
                 params![task, plan.job.id.as_str()],
-            )?;
+            )? > 0;
+            if !claimed {
+                let owner: String = tx.row(
+                    "SELECT job_id FROM tasks WHERE task_id = ?1",
+                    [task],
+                    |row| row.get(0),
+                )?;
+                if owner != plan.job.id.as_str() && is_live(tx, &owner, now)? {
+                    let by = JobId::from(owner);
+                    return Ok((Outcome::TaskTaken { by, current }, None));
+                }
+                tx.exec(
+                    "UPDATE tasks SET job_id = ?2 WHERE task_id = ?1",
+                    params![task, plan.job.id.as_str()],
+                )?;
+            }
         }
         let expire_at = self.expire_at_ms(&plan.job);
         update(tx, &plan.job, expire_at)?;
@@ -144,6 +152,35 @@ pub(super) fn read_versioned(
         ))
     })
     .transpose()
+}
+
+/// The live record of `id` with its version: `basis` itself when the row is still at its
+/// version (and was changed when it says), since then it is what the row holds.
+fn read_current(
+    conn: &Connection,
+    id: &str,
+    now: i64,
+    basis: Option<Basis>,
+) -> Result<Option<(Job, u64)>, StoreError> {
+    let Some(basis) = basis else {
+        return read_versioned(conn, id, now);
+    };
+    let row: Option<(i64, i64)> = optional(conn.row(
+        "SELECT version, updated_ms FROM jobs
+         WHERE id = ?1 AND (expire_at_ms IS NULL OR expire_at_ms > ?2)",
+        params![id, now],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    ))?;
+    match row {
+        None => Ok(None),
+        Some((version, updated))
+            if u64::try_from(version).is_ok_and(|v| v == basis.version)
+                && updated == basis.job.updated_at.timestamp_millis() =>
+        {
+            Ok(Some((basis.job, basis.version)))
+        }
+        Some(_) => read_versioned(conn, id, now),
+    }
 }
 
 /// The live record of `id` as stored (JSON, not decoded) with its version: for a caller that
@@ -341,7 +378,7 @@ impl Jobs for SqliteStore {
     async fn apply(&self, transition: Transition) -> Result<Outcome, StoreError> {
         let store = self.clone();
         self.write(move |tx| {
-            let (outcome, _) = store.apply_in(tx, &transition)?;
+            let (outcome, _) = store.apply_in(tx, &transition, None)?;
             Ok(outcome)
         })
         .await

@@ -16,7 +16,9 @@ use crate::job::JobId;
 use crate::limits::Pause;
 use crate::queue::Lease;
 use crate::state::Transition;
-use crate::store::{Basis, Claim, Committed, Effects, Outcome, SlotRequest, SlotTurn, StoreError};
+use crate::store::{
+    Basis, Claim, Committed, Effects, Outcome, SlotRequest, SlotTurn, StoreError, SubmitTurn,
+};
 
 impl SqliteStore {
     /// See [`Store::take`](crate::store::Store::take).
@@ -50,44 +52,31 @@ impl SqliteStore {
         let (taken, holder) = taken;
         taken
             .into_iter()
-            .map(|(id, record)| {
-                let record = record
-                    .map(|(json, version)| {
-                        Ok::<_, StoreError>(Basis {
-                            job: decode(&format!("job {id}"), &json)?,
-                            version,
-                        })
-                    })
-                    .transpose()?;
-                Ok(Claim {
-                    lease: Lease {
-                        job: JobId::from(id),
-                        holder: holder.clone(),
-                    },
-                    record,
-                })
-            })
+            .map(|(id, record)| claim_of(id, record, &holder))
             .collect()
     }
 
-    /// See [`Store::commit`](crate::store::Store::commit). The record is read in the same
-    /// transaction, under the one connection's lock, so a basis is not needed to skip a read.
+    /// See [`Store::commit`](crate::store::Store::commit). The record is checked in the same
+    /// transaction, under the one connection's lock: a `basis` still current spares reading
+    /// and decoding it.
     pub(super) async fn commit_all(
         &self,
         transition: Transition,
+        basis: Option<Basis>,
         effects: Effects,
     ) -> Result<Committed, StoreError> {
         let store = self.clone();
-        let (committed, wake) = self
+        let (committed, wake, next) = self
             .write(move |tx| {
-                let (outcome, version) = store.apply_in(tx, &transition)?;
+                let (outcome, version) = store.apply_in(tx, &transition, basis)?;
                 let Outcome::Applied(job) = &outcome else {
                     let committed = Committed {
                         outcome,
                         version: None,
                         woken: Vec::new(),
+                        next: None,
                     };
-                    return Ok((committed, None));
+                    return Ok((committed, None, None));
                 };
                 let now = now_ms();
                 for next in &effects.ring_now {
@@ -107,26 +96,39 @@ impl SqliteStore {
                     }
                 }
                 let mut wake = (!woken.is_empty() || !effects.ring_now.is_empty()).then_some(now);
-                if let Some((lease, next)) = &effects.settle {
-                    let next = next.map(|at| at.timestamp_millis());
-                    let (_, at) = settle_in(tx, lease, next)?;
-                    wake = match (wake, at) {
+                let mut next = None;
+                if let Some((lease, at)) = &effects.settle {
+                    let at = at.map(|at| at.timestamp_millis());
+                    let (_, booked) = settle_in(tx, lease, at)?;
+                    wake = match (wake, booked) {
                         (Some(w), Some(a)) => Some(w.min(a)),
                         (w, a) => w.or(a),
                     };
+                    if let Some(ttl) = effects.take_next {
+                        let holder = lease.holder.as_str();
+                        if let Some(id) = take_due_in(tx, now, 1, holder, millis(ttl))?.pop() {
+                            let record = read_raw(tx, &id, now)?;
+                            next = Some((id, record, lease.holder.clone()));
+                        }
+                    }
                 }
                 let committed = Committed {
                     outcome,
                     version,
                     woken: woken.into_iter().map(JobId::from).collect(),
+                    next: None,
                 };
-                Ok((committed, wake))
+                Ok((committed, wake, next))
             })
             .await?;
         if let Some(at) = wake {
             self.rang(at);
         }
-        Ok(committed)
+        // Decoded here, off the store's thread, as a take's records are.
+        let next = next
+            .map(|(id, record, holder)| claim_of(id, record, &holder))
+            .transpose()?;
+        Ok(Committed { next, ..committed })
     }
 
     /// See [`Store::take_slot`](crate::store::Store::take_slot).
@@ -137,6 +139,56 @@ impl SqliteStore {
         let request = request.clone();
         self.write(move |tx| take_slot_in(tx, &request)).await
     }
+
+    /// See [`Store::take_slot_then_commit`](crate::store::Store::take_slot_then_commit):
+    /// both in one unit, so a submit pays one trip through the store's thread, not two.
+    pub(super) async fn take_slot_and_commit(
+        &self,
+        request: &SlotRequest,
+        transition: Transition,
+        basis: Option<Basis>,
+    ) -> Result<SubmitTurn, StoreError> {
+        let (request, store) = (request.clone(), self.clone());
+        self.write(move |tx| {
+            let (held, probe) = match take_slot_in(tx, &request)?.into_taken() {
+                Ok(taken) => taken,
+                Err(waits) => return Ok(waits),
+            };
+            let (outcome, version) = store.apply_in(tx, &transition, basis)?;
+            let committed = Committed {
+                outcome,
+                version,
+                woken: Vec::new(),
+                next: None,
+            };
+            Ok(SubmitTurn::Taken {
+                held,
+                probe,
+                committed: Box::new(committed),
+            })
+        })
+        .await
+    }
+}
+
+/// A job taken for `holder`, with its record (read on the store's thread as JSON, decoded
+/// here).
+fn claim_of(id: String, record: Option<(String, u64)>, holder: &str) -> Result<Claim, StoreError> {
+    let record = record
+        .map(|(json, version)| {
+            Ok::<_, StoreError>(Basis {
+                job: decode(&format!("job {id}"), &json)?,
+                version,
+            })
+        })
+        .transpose()?;
+    Ok(Claim {
+        lease: Lease {
+            job: JobId::from(id),
+            holder: holder.to_owned(),
+        },
+        record,
+    })
 }
 
 /// Gives `job`'s slot on `alias` back; whether its lease was still live.

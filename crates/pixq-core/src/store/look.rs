@@ -49,6 +49,11 @@ pub struct Effects {
     pub ring_now: Vec<JobId>,
     /// The job's standing with the token's shared cap.
     pub slot: Option<SlotEffect>,
+    /// With `settle`: also lease the next due job to the same holder for this long, in the
+    /// same write, so that the worker goes on to it without a call of its own (a worker's
+    /// handlers stay busy while work is due). A home may take none: Redis does not, and the
+    /// job is then taken by the doorbell as usual.
+    pub take_next: Option<Duration>,
 }
 
 /// What a write does to the job's slot and place in the wait line.
@@ -73,6 +78,8 @@ pub struct Committed {
     pub version: Option<u64>,
     /// Jobs of the wait line rung because the write freed a slot.
     pub woken: Vec<JobId>,
+    /// The job leased with [`Effects::take_next`], if one was due and this home takes them.
+    pub next: Option<Claim>,
 }
 
 impl Committed {
@@ -128,6 +135,58 @@ pub enum SlotTurn {
         at_head: bool,
     },
     /// The token is paused (or another job probes it): the job is parked in the line.
+    Paused {
+        /// The pause.
+        pause: Pause,
+        /// Whether the job is among the first `max` of the line.
+        at_head: bool,
+    },
+}
+
+impl SlotTurn {
+    /// The slot's figures (`held`, `probe`) when the job got it, so that a write can follow;
+    /// otherwise the answer to give as it is.
+    pub fn into_taken(self) -> Result<(u32, Option<Pause>), SubmitTurn> {
+        match self {
+            SlotTurn::Taken { held, probe } => Ok((held, probe)),
+            SlotTurn::Wait {
+                held,
+                earliest_expiry,
+                at_head,
+            } => Err(SubmitTurn::Wait {
+                held,
+                earliest_expiry,
+                at_head,
+            }),
+            SlotTurn::Paused { pause, at_head } => Err(SubmitTurn::Paused { pause, at_head }),
+        }
+    }
+}
+
+/// What [`Store::take_slot_then_commit`](crate::store::Store::take_slot_then_commit) did: a
+/// [`SlotTurn`], and with the slot, the write that records the submit.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use = "a job that did not get a slot must not submit"]
+pub enum SubmitTurn {
+    /// The job holds a slot, as [`SlotTurn::Taken`], and the transition was written, or not.
+    Taken {
+        /// Live slots on the token now, this one included.
+        held: u32,
+        /// The pause this submit probes, if any.
+        probe: Option<Pause>,
+        /// What the transition's write answered (boxed: it holds whole records).
+        committed: Box<Committed>,
+    },
+    /// As [`SlotTurn::Wait`]; nothing was written.
+    Wait {
+        /// Live slots on the token.
+        held: u32,
+        /// When the earliest slot lease runs out unless renewed.
+        earliest_expiry: Option<DateTime<Utc>>,
+        /// Whether the job is among the first `max` of the line.
+        at_head: bool,
+    },
+    /// As [`SlotTurn::Paused`]; nothing was written.
     Paused {
         /// The pause.
         pause: Pause,

@@ -40,7 +40,7 @@ use chrono::{DateTime, Utc};
 
 pub use error::{BackendKind, StoreError};
 pub use jobs::{Created, Cursor, IdempotencyKey, Jobs, ListFilter, Outcome, Page};
-pub use look::{Basis, Claim, Committed, Effects, SlotEffect, SlotRequest, SlotTurn};
+pub use look::{Basis, Claim, Committed, Effects, SlotEffect, SlotRequest, SlotTurn, SubmitTurn};
 pub use open::{Home, open};
 pub(crate) use wake::Wake;
 
@@ -130,6 +130,35 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ///
     /// Backend failures; [`StoreError::Corrupt`] for a pause that does not decode.
     async fn take_slot(&self, request: &SlotRequest) -> Result<SlotTurn, StoreError>;
+
+    /// [`Store::take_slot`], and when the job gets its slot, [`Store::commit`] of `transition`
+    /// from `basis` (a submit's `begin_submit`, which records the body before it is sent):
+    /// what a submit asks of the store before it may send. A transition that did not apply
+    /// leaves the slot taken, as two calls would, for the caller to give back.
+    ///
+    /// The default makes the two calls; a home where each call is a trip through one writer
+    /// (SQLite) does both in one atomic step, since a submit waits on every trip.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::take_slot`] and [`Store::commit`].
+    async fn take_slot_then_commit(
+        &self,
+        request: &SlotRequest,
+        transition: Transition,
+        basis: Option<Basis>,
+    ) -> Result<SubmitTurn, StoreError> {
+        let (held, probe) = match self.take_slot(request).await?.into_taken() {
+            Ok(taken) => taken,
+            Err(waits) => return Ok(waits),
+        };
+        let committed = self.commit(transition, basis, Effects::default()).await?;
+        Ok(SubmitTurn::Taken {
+            held,
+            probe,
+            committed: Box::new(committed),
+        })
+    }
 
     /// Answers when the backend is reachable and working: readiness.
     ///

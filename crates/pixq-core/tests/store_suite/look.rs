@@ -136,6 +136,7 @@ pub async fn a_commit_settles_rings_the_next_step_and_gives_the_slot_back_at_onc
             release: true,
             leave_line: true,
         }),
+        take_next: None,
     };
     let committed = store.commit(succeed, claim.record, effects).await.unwrap();
     assert!(committed.outcome.is_applied());
@@ -180,12 +181,17 @@ pub async fn a_commit_that_does_not_apply_has_no_effects(store: &SharedStore) {
         settle: Some((claim.lease.clone(), Some(Utc::now()))),
         ring_now: vec![other.clone()],
         slot: None,
+        take_next: Some(TTL),
     };
     let committed = store
         .commit(Transition::cancel(done.id.clone()), claim.record, effects)
         .await
         .unwrap();
     assert!(!committed.outcome.is_applied());
+    assert_eq!(
+        committed.next, None,
+        "a write that did not apply takes nothing"
+    );
     assert!(store.schedule().due_at(&other).await.unwrap().is_none());
     assert!(store.schedule().holder(&done.id).await.unwrap().is_some());
 }
@@ -364,5 +370,63 @@ pub async fn a_batch_arriving_late_takes_a_free_slot_in_its_turn(store: &SharedS
     assert_eq!(
         store.wait_line().first("tok", 10).await.unwrap(),
         large[3..].to_vec(),
+    );
+}
+
+pub async fn a_settling_commit_may_take_the_next_due_job_for_the_same_holder(store: &SharedStore) {
+    let first = store.jobs().create(new_job(), None).await.unwrap().job;
+    let second = store.jobs().create(new_job(), None).await.unwrap().job;
+    store.schedule().ring(&first.id, Utc::now()).await.unwrap();
+    let claim = store.take(Utc::now(), 1, "w", TTL).await.unwrap().remove(0);
+    assert_eq!(claim.lease.job, first.id);
+    store.schedule().ring(&second.id, Utc::now()).await.unwrap();
+
+    let at = Utc::now() + TimeDelta::seconds(40);
+    let requeue = Transition::requeue(
+        first.id.clone(),
+        WaitingReason::RateLimited,
+        Some(at),
+        false,
+    );
+    let effects = Effects {
+        settle: Some((claim.lease.clone(), Some(at))),
+        take_next: Some(TTL),
+        ..Effects::default()
+    };
+    let committed = store.commit(requeue, claim.record, effects).await.unwrap();
+    assert!(committed.outcome.is_applied());
+    match committed.next {
+        // A home that takes with the write: the due job, leased to the same holder, with
+        // its record; nobody else can take it now.
+        Some(next) => {
+            assert_eq!(next.lease.job, second.id);
+            assert_eq!(next.lease.holder, claim.lease.holder);
+            assert_eq!(next.record.map(|b| b.job), Some(second.clone()));
+            let (holder, _) = store.schedule().holder(&second.id).await.unwrap().unwrap();
+            assert_eq!(holder, claim.lease.holder);
+            assert!(
+                store
+                    .take(Utc::now(), 10, "w2", TTL)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+        // A home that does not: the job is still due, for the doorbell.
+        None => {
+            let taken = store.take(Utc::now(), 10, "w2", TTL).await.unwrap();
+            assert_eq!(taken.len(), 1);
+            assert_eq!(taken[0].lease.job, second.id);
+        }
+    }
+    // The settled job is booked for its time, not taken.
+    assert_eq!(
+        store
+            .schedule()
+            .due_at(&first.id)
+            .await
+            .unwrap()
+            .map(|t| t.timestamp_millis()),
+        Some(at.timestamp_millis())
     );
 }
