@@ -12,6 +12,7 @@ mod jobs;
 mod listing;
 mod overview;
 pub(crate) mod pipelines;
+mod queue;
 mod scrape;
 mod templates;
 mod webhooks;
@@ -96,6 +97,9 @@ fn documented(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(batches::retry))
         .routes(routes!(webhooks::dead))
         .routes(routes!(webhooks::resend))
+        .routes(routes!(queue::show))
+        .routes(routes!(queue::pause))
+        .routes(routes!(queue::resume))
         .route_layer(from_fn_with_state(state.clone(), require_token));
     let open = OpenApiRouter::new()
         .routes(routes!(callback::receive))

@@ -17,6 +17,7 @@ mod idempotency;
 mod limits;
 mod listing;
 mod openapi;
+mod queue;
 mod routing;
 mod setup;
 mod templates;

@@ -28,6 +28,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/jobs/{id}"),
     ("GET", "/v1/overview"),
     ("GET", "/v1/pipelines"),
+    ("GET", "/v1/queue"),
     ("GET", "/v1/templates"),
     ("GET", "/v1/webhooks/dead"),
     ("POST", "/v1/batches"),
@@ -37,6 +38,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/jobs"),
     ("POST", "/v1/jobs/{id}/cancel"),
     ("POST", "/v1/jobs/{id}/retry"),
+    ("POST", "/v1/queue/pause"),
+    ("POST", "/v1/queue/resume"),
     ("POST", "/v1/upstream/callback/{job_id}/{secret}"),
     ("POST", "/v1/webhooks/{id}/resend"),
 ];

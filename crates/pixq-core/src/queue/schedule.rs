@@ -139,4 +139,21 @@ pub trait Schedule: Send + Sync {
     ///
     /// Backend failures.
     async fn leased_count(&self) -> Result<u64, StoreError>;
+
+    /// Pauses the queue (`true`) or resumes it (`false`), for every worker: while it is
+    /// paused, taking leases nothing, so no new look starts; looks under way finish, and
+    /// jobs keep being accepted and rung. Resuming wakes the workers. What an operator stops
+    /// the spending with, without stopping a process.
+    ///
+    /// # Errors
+    ///
+    /// Backend failures.
+    async fn set_paused(&self, paused: bool) -> Result<(), StoreError>;
+
+    /// Whether the queue is paused.
+    ///
+    /// # Errors
+    ///
+    /// Backend failures.
+    async fn is_paused(&self) -> Result<bool, StoreError>;
 }

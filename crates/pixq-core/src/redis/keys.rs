@@ -24,6 +24,7 @@
 //! | `{p}:batches` | zset | accepted batches, scored by when they were accepted (ms): what the listing reads; a member whose record expired is dropped by the listing and by the sweep of abandoned batches |
 //! | `{p}:batch-idem:{key}` | hash | `batch` and `fingerprint` of an idempotency key of `POST /v1/batches` |
 //! | `{p}:paused` | hash | token alias → its pause as JSON |
+//! | `{p}:queue-paused` | string | set (to when, in ms) while the queue is paused: takes lease nothing |
 //! | `{p}:polled:{task_id}` | string | set while a task may not be polled again (1.1 s) |
 //! | `{p}:dead_letters` | list | schedule entries set aside, newest first |
 //! | `{p}:characters` | hash | character id → the [`Character`](crate::character::Character) as JSON |
@@ -185,6 +186,11 @@ impl Keys {
         format!("{}paused", self.base)
     }
 
+    /// Set while the queue is paused.
+    pub(crate) fn queue_paused(&self) -> String {
+        format!("{}queue-paused", self.base)
+    }
+
     /// The poll gate of an upstream task.
     pub(crate) fn polled(&self, task_id: &str) -> String {
         format!("{}polled:{task_id}", self.base)
@@ -272,7 +278,7 @@ impl Keys {
     }
 
     /// The first arguments of every script, in the order the Lua prelude reads them.
-    pub(crate) fn layout(&self) -> [String; 20] {
+    pub(crate) fn layout(&self) -> [String; 21] {
         [
             self.job_prefix(),
             self.jobs(),
@@ -294,6 +300,7 @@ impl Keys {
             self.event(""),
             self.events_due(),
             self.webhook_of(""),
+            self.queue_paused(),
         ]
     }
 }
@@ -329,6 +336,7 @@ mod tests {
             keys.batch_idempotency("k"),
             keys.batches(),
             keys.paused(),
+            keys.queue_paused(),
             keys.polled("t"),
             keys.dead_letters(),
             keys.characters(),

@@ -1,6 +1,6 @@
 -- Prepended to pixq's job and schedule scripts (see scripts.rs). Needs Redis 7.
 --
--- ARGV[1..20] is the key layout built by keys.rs (Keys::layout); the script's own arguments
+-- ARGV[1..21] is the key layout built by keys.rs (Keys::layout); the script's own arguments
 -- follow and are copied to A. Keys are only ever the layout's names, or a family prefix
 -- from it with an id appended, so every key stays under the configured prefix.
 local L = {
@@ -24,8 +24,9 @@ local L = {
   event = ARGV[18],
   events_due = ARGV[19],
   webhook_of = ARGV[20],
+  queue_paused = ARGV[21],
 }
-local LAYOUT = 20
+local LAYOUT = 21
 local A = {}
 for i = LAYOUT + 1, #ARGV do
   A[#A + 1] = ARGV[i]

@@ -150,6 +150,30 @@ impl Schedule for RedisStore {
         let mut conn = self.conn();
         Ok(conn.zcard(self.keys.leased()).await?)
     }
+
+    async fn set_paused(&self, paused: bool) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        if paused {
+            let now = Utc::now().timestamp_millis();
+            let () = conn.set(self.keys.queue_paused(), now).await?;
+        } else {
+            let mut pipe = ::redis::pipe();
+            pipe.cmd("DEL").arg(self.keys.queue_paused()).ignore();
+            // Idle workers of every process hear it at once, not at their next poll.
+            pipe.cmd("PUBLISH")
+                .arg(self.keys.rung_channel())
+                .arg(1)
+                .ignore();
+            let () = pipe.query_async(&mut conn).await?;
+            self.wake.now();
+        }
+        Ok(())
+    }
+
+    async fn is_paused(&self) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        Ok(conn.exists(self.keys.queue_paused()).await?)
+    }
 }
 
 impl RedisStore {

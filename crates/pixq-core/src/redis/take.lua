@@ -4,6 +4,10 @@
 -- again when its lease is settled, so two workers never look at once.
 -- A: due_now_ms, limit, holder, ttl_ms, with_records ('1' or '0').
 -- Returns id… or, with records, (id, version, json)… with '' for a record that is gone.
+-- A paused queue hands out nothing; looks under way finish.
+if redis.call('EXISTS', L.queue_paused) == 1 then
+  return {}
+end
 local limit, holder = tonumber(A[2]), A[3]
 local now = server_now()
 local expiry = now + tonumber(A[4])

@@ -43,6 +43,9 @@ pub(super) fn take_due_in(
     holder: &str,
     ttl: i64,
 ) -> Result<Vec<String>, StoreError> {
+    if is_paused(conn)? {
+        return Ok(Vec::new());
+    }
     let now = now_ms();
     let until = now.saturating_add(ttl);
     let max = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -85,6 +88,14 @@ pub(super) fn take_due_in(
     Ok(taken)
 }
 
+/// The `meta` key whose row says the queue is paused.
+const PAUSED: &str = "queue_paused";
+
+/// Whether the queue is paused (see [`Schedule::set_paused`]).
+fn is_paused(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(optional(conn.row("SELECT 1 FROM meta WHERE key = ?1", [PAUSED], |_| Ok(())))?.is_some())
+}
+
 /// Ends `lease` (for its holder only) and books the job's next look at `next`, or earlier if
 /// it was rung while leased, inside the caller's transaction. Answers whether the lease was
 /// the holder's, and when the look is booked.
@@ -94,36 +105,39 @@ pub(super) fn settle_in(
     next: Option<i64>,
 ) -> Result<(bool, Option<i64>), StoreError> {
     let id = lease.job.as_str();
-    let row: Option<(Option<String>, Option<i64>)> = optional(conn.row(
-        "SELECT holder, rung_ms FROM schedule WHERE job_id = ?1",
-        [id],
-        |row| Ok((row.get(0)?, row.get(1)?)),
+    // The holder's own lease, the usual case: one statement ends it and books the look at the
+    // earliest of `next`, a ring that came while it was leased, and a look booked already
+    // (each COALESCE stands for one of the three; all NULL, no look, and the row goes).
+    let settled: Option<Option<i64>> = optional(conn.row(
+        "UPDATE schedule SET holder = NULL, lease_until_ms = NULL, rung_ms = NULL,
+             due_ms = MIN(COALESCE(due_ms, rung_ms, ?2), COALESCE(rung_ms, ?2, due_ms),
+                          COALESCE(?2, due_ms, rung_ms))
+         WHERE job_id = ?1 AND holder = ?3
+         RETURNING due_ms",
+        params![id, next, lease.holder.as_str()],
+        |row| row.get(0),
     ))?;
-    let mine = row
-        .as_ref()
-        .is_some_and(|(h, _)| h.as_deref() == Some(lease.holder.as_str()));
-    let mut at = next;
-    if mine {
-        let rung = row.and_then(|(_, rung)| rung);
-        at = match (at, rung) {
-            (Some(a), Some(r)) => Some(a.min(r)),
-            (a, r) => a.or(r),
-        };
-        conn.exec(
-            "UPDATE schedule SET holder = NULL, lease_until_ms = NULL, rung_ms = NULL
-             WHERE job_id = ?1",
-            [id],
-        )?;
+    match settled {
+        Some(Some(at)) => Ok((true, Some(at))),
+        Some(None) => {
+            conn.exec("DELETE FROM schedule WHERE job_id = ?1", [id])?;
+            Ok((true, None))
+        }
+        // Not this holder's (any more): only the look asked for is booked.
+        None => {
+            match next {
+                Some(at) => ring(conn, id, at)?,
+                None => {
+                    conn.exec(
+                        "DELETE FROM schedule WHERE job_id = ?1 AND due_ms IS NULL
+                             AND holder IS NULL AND rung_ms IS NULL",
+                        [id],
+                    )?;
+                }
+            }
+            Ok((false, next))
+        }
     }
-    if let Some(at) = at {
-        ring(conn, id, at)?;
-    }
-    conn.exec(
-        "DELETE FROM schedule WHERE job_id = ?1 AND due_ms IS NULL
-             AND holder IS NULL AND rung_ms IS NULL",
-        [id],
-    )?;
-    Ok((mine, at))
 }
 
 #[async_trait]
@@ -262,6 +276,29 @@ impl Schedule for SqliteStore {
             None,
         )
         .await
+    }
+
+    async fn set_paused(&self, paused: bool) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            if paused {
+                tx.exec(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                    params![PAUSED, now_ms().to_string()],
+                )?;
+            } else {
+                tx.exec("DELETE FROM meta WHERE key = ?1", [PAUSED])?;
+            }
+            Ok(())
+        })
+        .await?;
+        if !paused {
+            self.rang(now_ms());
+        }
+        Ok(())
+    }
+
+    async fn is_paused(&self) -> Result<bool, StoreError> {
+        self.read(is_paused).await
     }
 }
 

@@ -231,3 +231,39 @@ pub async fn a_leased_job_is_tracked_and_an_unbooked_one_is_not(store: &SharedSt
     assert!(schedule.settle(&lease, None).await.unwrap());
     assert!(!schedule.is_tracked(&id).await.unwrap(), "neither");
 }
+
+pub async fn a_paused_queue_leases_nothing_until_resumed(store: &SharedStore) {
+    let schedule = store.schedule();
+    let ids = ids(3, "paused");
+    schedule.ring_many(&ids, Utc::now()).await.unwrap();
+    assert!(!schedule.is_paused().await.unwrap());
+    schedule.set_paused(true).await.unwrap();
+    assert!(schedule.is_paused().await.unwrap());
+    assert!(
+        schedule
+            .take_due(Utc::now(), 10, "w", TTL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .take(Utc::now(), 10, "w", TTL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Rings are still booked while paused.
+    let late = JobId::from("job_paused_late");
+    schedule.ring(&late, Utc::now()).await.unwrap();
+    assert_eq!(schedule.due_count(Utc::now()).await.unwrap(), 4);
+
+    schedule.set_paused(false).await.unwrap();
+    assert!(!schedule.is_paused().await.unwrap());
+    let taken = schedule.take_due(Utc::now(), 10, "w", TTL).await.unwrap();
+    assert_eq!(
+        taken.len(),
+        4,
+        "every job booked while paused is handed out after"
+    );
+}
