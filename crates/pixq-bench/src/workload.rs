@@ -74,6 +74,17 @@ pub async fn post_all(api: &str, bodies: Vec<Value>, clients: u64) -> anyhow::Re
     Ok(())
 }
 
+/// Pauses (`true`) or resumes the queue of the pixq behind `api`.
+pub async fn set_paused(http: &reqwest::Client, api: &str, paused: bool) -> anyhow::Result<()> {
+    let action = if paused { "pause" } else { "resume" };
+    http.post(format!("{api}/v1/queue/{action}"))
+        .send()
+        .await?
+        .error_for_status()
+        .with_context(|| format!("POST /v1/queue/{action}"))?;
+    Ok(())
+}
+
 /// Whether no job is `queued`, `submitting` or `generating`. A chain's next step is created
 /// in the write that finishes the step before it, so this means every chain has ended.
 pub async fn none_unfinished(http: &reqwest::Client, api: &str) -> anyhow::Result<bool> {
@@ -232,14 +243,4 @@ impl ChainFigures {
     pub fn p99(&self) -> Option<i64> {
         percentile(&self.latencies_ms, 0.99)
     }
-}
-
-/// How many of `jobs` (job objects) succeeded at or after `since`.
-pub fn finished_since(jobs: &[Value], since: DateTime<Utc>) -> usize {
-    jobs.iter()
-        .filter(|job| job["state"] == "succeeded")
-        .filter_map(|job| job["finished_at"].as_str())
-        .filter_map(|at| DateTime::parse_from_rfc3339(at).ok())
-        .filter(|at| at.with_timezone(&Utc) >= since)
-        .count()
 }

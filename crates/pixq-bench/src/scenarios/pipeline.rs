@@ -4,10 +4,10 @@
 //! BullMQ peer (`MODE=steps`) against the same simulator and a fresh Redis of its own.
 //!
 //! Figures, per system:
-//! - steps/s: upstream steps finished per second. On Redis, as for the peer, the workers start
-//!   once every job is in, and the window runs from the end of enqueueing to the last
-//!   `finished_at`. `pixq run` works while jobs come in, so over the same window it counts
-//!   only the steps it finished after the last job was in;
+//! - steps/s: upstream steps finished per second, from the moment the workers may start to
+//!   the last `finished_at`. As for the peer, they start once every job is in: on Redis the
+//!   worker processes start then; `pixq run`'s worker runs from the start, so its queue is
+//!   paused while jobs come in (`POST /v1/queue/pause`) and resumed then;
 //! - chain p50, p99: a chain's `created_at` to its last step's `finished_at`;
 //! - enqueue/s: jobs accepted per second by `POST /v1/jobs` (`--clients` at once);
 //! - Redis CPU per 1,000 steps, commands and scripts per step, over the whole run (enqueue
@@ -171,7 +171,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Outcome> {
         .iter()
         .any(|(_, r)| matches!(r, Ok(r) if r.backend == "embedded"))
     {
-        table.note("pixq embedded works while jobs come in: its steps/s counts the steps it finished after the last job was in.");
+        table.note("pixq embedded: its queue is paused while the jobs come in and resumed once all are in, as the Redis runs start their workers then.");
     }
     Ok(Outcome {
         params: json!({
@@ -252,6 +252,11 @@ pub async fn run_pixq(
     let cpu0 = cpu::processes_ms(&d.all_pids());
     let sim0 = sim.stats().await?;
 
+    // `pixq run` works from the start: its queue waits while the jobs come in, as the
+    // worker processes of a Redis run do by starting after.
+    if backend == Backend::Embedded {
+        workload::set_paused(&http, d.api_url(), true).await?;
+    }
     let t0 = Instant::now();
     workload::post_all(d.api_url(), bodies, a.clients)
         .await
@@ -260,6 +265,9 @@ pub async fn run_pixq(
     let enqueued_at = Utc::now();
     let r1 = snapshot(redis.as_mut()).await?;
     d.start_workers(workers)?;
+    if backend == Backend::Embedded {
+        workload::set_paused(&http, d.api_url(), false).await?;
+    }
     workload::wait_all_done(
         &mut d,
         sim,
@@ -277,14 +285,10 @@ pub async fn run_pixq(
     d.stop_pixq();
 
     let f = ChainFigures::of(&jobs, a.n, a.extend)?;
-    // Both windows run from the end of enqueueing. `pixq run` starts working while jobs
-    // come in, so only the steps it finished after that count in its window.
+    // Both windows run from the end of enqueueing, when the workers may start.
     let (from, window_start) = ("enqueued", enqueued_at);
     let run_ms = (f.last_finish - window_start).num_milliseconds().max(1) as f64;
-    let done = match backend {
-        Backend::Redis => steps.saturating_sub(f.failed),
-        Backend::Embedded => workload::finished_since(&jobs, enqueued_at) as u64,
-    };
+    let done = steps.saturating_sub(f.failed);
     let upstream = sim0.until(&sim2);
     Ok(PipelineRow {
         system: match backend {
