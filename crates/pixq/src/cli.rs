@@ -71,4 +71,9 @@ pub enum Command {
     /// Pipelines are `[[pipelines]]` tables of the configuration; every worker fires their
     /// ticks, each tick once. `--json` gives the API's answer as is.
     Pipelines(crate::client::pipelines::PipelinesArgs),
+    /// Show whether the queue is paused; `pause` or `resume` it for every worker at once.
+    ///
+    /// While paused no worker starts a new look (no submit, no poll); looks under way finish
+    /// and jobs are still accepted.
+    Queue(crate::client::queue::QueueArgs),
 }

@@ -304,6 +304,30 @@ impl ApiClient {
             })
     }
 
+    /// `GET /v1/queue`, or with `action` (`pause`, `resume`) `POST /v1/queue/{action}`:
+    /// whether the queue is paused afterwards.
+    ///
+    /// # Errors
+    ///
+    /// Any [`ApiError`].
+    pub async fn queue(&self, action: Option<&str>) -> Result<bool, ApiError> {
+        let text = match action {
+            Some(action) => {
+                self.call(Method::POST, &["v1", "queue", action], &[])
+                    .await?
+            }
+            None => self.call(Method::GET, &["v1", "queue"], &[]).await?,
+        };
+        let body: Value = serde_json::from_str(&text).map_err(|err| ApiError::InvalidResponse {
+            reason: format!("not a queue object: {err}"),
+        })?;
+        body["paused"]
+            .as_bool()
+            .ok_or_else(|| ApiError::InvalidResponse {
+                reason: "the answer has no `paused`".into(),
+            })
+    }
+
     /// Sends a request with a query and nothing else; see [`ApiClient::send`].
     async fn call(
         &self,

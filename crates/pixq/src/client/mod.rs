@@ -35,6 +35,7 @@ pub mod cancel;
 pub mod character;
 pub mod jobs;
 pub mod pipelines;
+pub mod queue;
 pub mod retry;
 pub mod status;
 pub mod submit;

@@ -28,5 +28,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retry(args) => crate::client::retry::run(args).await,
         Command::Character(args) => crate::client::character::run(args).await,
         Command::Pipelines(args) => crate::client::pipelines::run(args).await,
+        Command::Queue(args) => crate::client::queue::run(args).await,
     }
 }
