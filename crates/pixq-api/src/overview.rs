@@ -14,6 +14,8 @@ use crate::state::AppState;
 pub struct Overview {
     /// The schedule's entries, as `pixq_queue_depth{queue}` counts them.
     pub queue_depth: QueueDepth,
+    /// Whether the queue is paused (`POST /v1/queue/pause`): no worker starts a new look.
+    pub queue_paused: bool,
     /// Every token the workers have used or paused, sorted by alias.
     pub tokens: Vec<TokenLoad>,
 }
@@ -72,6 +74,7 @@ pub(crate) async fn read(state: &AppState) -> Result<Overview, StoreError> {
     let schedule = store.schedule();
     let (len, leased) = (schedule.len().await?, schedule.leased_count().await?);
     let queue_depth = QueueDepth { due: len, leased };
+    let queue_paused = schedule.is_paused().await?;
     let mut paused = store.pauses().paused_aliases().await?;
     let mut aliases = store.slots().aliases().await?;
     aliases.extend(paused.iter().map(|(alias, _)| alias.clone()));
@@ -93,6 +96,7 @@ pub(crate) async fn read(state: &AppState) -> Result<Overview, StoreError> {
     }
     Ok(Overview {
         queue_depth,
+        queue_paused,
         tokens,
     })
 }

@@ -109,6 +109,12 @@ pub(super) fn overview(page: &OverviewPage, viewer: &Viewer) -> Markup {
     html! {
         section #queue data-live {
             h2 { "Queue" }
+            @if page.overview.queue_paused {
+                p.paused {
+                    "Paused: no worker starts a new look until it is resumed ("
+                    code { "pixq queue resume" } ")."
+                }
+            }
             p.figures {
                 span.figure { b { (page.overview.queue_depth.due) } " looks booked" }
                 span.figure { b { (page.overview.queue_depth.leased) } " being looked at" }

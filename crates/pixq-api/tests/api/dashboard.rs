@@ -426,7 +426,7 @@ async fn the_overview_shows_queue_depth_in_flight_per_token_and_pauses(backend: 
     let body: serde_json::Value = overview(true).await.json().await.unwrap();
     assert_eq!(
         body,
-        json!({"queue_depth": {"due": 0, "leased": 0}, "tokens": []})
+        json!({"queue_depth": {"due": 0, "leased": 0}, "queue_paused": false, "tokens": []})
     );
 
     let a = api.create_id_with_token("a", TOKEN).await;
@@ -472,4 +472,16 @@ async fn the_overview_shows_queue_depth_in_flight_per_token_and_pauses(backend: 
         "in flight against the cap"
     );
     assert!(html.contains("used_up"), "the pause and its reason");
+    assert!(!html.contains("pixq queue resume"), "the queue runs");
+
+    api.store.schedule().set_paused(true).await.unwrap();
+    let body: serde_json::Value = overview(true).await.json().await.unwrap();
+    assert_eq!(body["queue_paused"], json!(true), "{body}");
+    let mut bearer = HeaderMap::new();
+    bearer.insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
+    let (_, _, html) = page(&api, "/", bearer).await;
+    assert!(
+        html.contains("pixq queue resume"),
+        "the queue's pause is shown"
+    );
 }
