@@ -23,6 +23,28 @@ use crate::error::{EntryError, ErrorBody, ErrorEnvelope};
 /// The name of the bearer security scheme the `/v1` routes require.
 pub(crate) const BEARER: &str = "bearer";
 
+/// The errors every `/v1` route may answer besides its own, described once: each route lists
+/// this type in its `responses(…)`.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "it only describes responses for the document")]
+pub(crate) enum V1Errors {
+    #[response(
+        status = 401,
+        description = "No or a wrong bearer token (when api.tokens is set)"
+    )]
+    Unauthorized(ErrorEnvelope<'static>),
+    #[response(
+        status = 500,
+        description = "An internal error; the details are in pixq's log"
+    )]
+    Internal(ErrorEnvelope<'static>),
+    #[response(
+        status = 503,
+        description = "The store is unavailable or slow: try again shortly"
+    )]
+    Unavailable(ErrorEnvelope<'static>),
+}
+
 /// The document's header and shared components; the routes add their paths and schemas.
 #[derive(OpenApi)]
 #[openapi(

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::listing::{DEFAULT_LIMIT, parse_limit, query_pairs};
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::openapi::V1Errors;
 use crate::state::AppState;
 use crate::webhooks::batch_views;
 use pixq_core::view::BatchView;
@@ -37,9 +38,7 @@ pub(super) struct BatchListPage {
     responses(
         (status = 200, description = "A page of batches, newest first", body = BatchListPage),
         (status = 400, description = "A parameter is unknown, repeated or invalid; `field` names it", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn list(

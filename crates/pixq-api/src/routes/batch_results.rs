@@ -15,6 +15,7 @@ use super::batches::{BatchPath, found, ndjson_chunk};
 use crate::batch_view::ResultLine;
 use crate::chains;
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::openapi::V1Errors;
 use crate::state::AppState;
 
 /// Chains read per page of the stream.
@@ -30,9 +31,7 @@ const PAGE: usize = 500;
     responses(
         (status = 200, description = "NDJSON: one ResultLine a line, in the order submitted (described as the array of the lines)", content_type = "application/x-ndjson", body = [ResultLine]),
         (status = 404, description = "No such batch", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn results(

@@ -28,6 +28,7 @@ use crate::chains::{self, Chain};
 use crate::characters::NameResolver;
 use crate::error::{ApiError, EntryError, ErrorEnvelope};
 use crate::extract::read_body_up_to;
+use crate::openapi::V1Errors;
 use crate::openapi::bodies::BatchRequest;
 use crate::state::AppState;
 use crate::webhooks::{batch_view, require_secret};
@@ -94,9 +95,7 @@ impl FromRequestParts<AppState> for BatchPath {
         (status = 413, description = "The body is larger than api.max_batch_body", body = ErrorEnvelope),
         (status = 415, description = "The content type is not one of the three taken", body = ErrorEnvelope),
         (status = 422, description = "Entries are not acceptable jobs: `entries` lists them", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn create(
@@ -327,9 +326,7 @@ async fn write(
     responses(
         (status = 200, description = "The batch object", body = BatchView),
         (status = 404, description = "No such batch", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn show(
@@ -359,9 +356,7 @@ pub(crate) async fn found(state: &AppState, id: &BatchId) -> Result<Batch, ApiEr
     responses(
         (status = 200, description = "The batch object after cancelling its unfinished chains", body = BatchView),
         (status = 404, description = "No such batch", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(crate) async fn cancel(
@@ -415,9 +410,7 @@ pub(crate) struct Retried {
     responses(
         (status = 202, description = "How many failed chains were queued again", body = Retried),
         (status = 404, description = "No such batch", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(crate) async fn retry(

@@ -35,6 +35,7 @@ use super::REQUEST_DEADLINE;
 use super::jobs::idempotency_key;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::JsonBody;
+use crate::openapi::V1Errors;
 use crate::openapi::bodies::CharacterRequest;
 use crate::state::AppState;
 
@@ -97,9 +98,7 @@ impl Request {
         (status = 422, description = "The body is not acceptable, or the upstream refused the images", body = ErrorEnvelope),
         (status = 429, description = "The upstream is rate limiting: try again later", body = ErrorEnvelope),
         (status = 502, description = "The upstream answered something pixq cannot use", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn create(
@@ -165,9 +164,7 @@ pub(super) async fn create(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every character, newest first", body = Listing),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Listing>, ApiError> {

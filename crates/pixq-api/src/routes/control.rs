@@ -15,6 +15,7 @@ use pixq_core::store::{Jobs, Outcome, StoreError};
 use super::ring_or_log;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::JobPath;
+use crate::openapi::V1Errors;
 use crate::state::AppState;
 use crate::webhooks::job_view;
 use pixq_core::view::JobView;
@@ -41,9 +42,7 @@ const MAX_DESCENDANTS: usize = 64;
         (status = 200, description = "The job (and its unfinished steps) cancelled", body = JobView),
         (status = 404, description = "No such job", body = ErrorEnvelope),
         (status = 409, description = "The job and every step after it have already finished", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(crate) async fn cancel(
@@ -96,9 +95,7 @@ pub(crate) async fn cancel(
         (status = 202, description = "The failed job, queued again", body = JobView),
         (status = 404, description = "No such job", body = ErrorEnvelope),
         (status = 409, description = "The job has not failed", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(crate) async fn retry(

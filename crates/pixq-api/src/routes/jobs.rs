@@ -14,6 +14,7 @@ use super::ring_or_log;
 use crate::characters::resolve_asset_names;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{JobPath, JsonBody};
+use crate::openapi::V1Errors;
 use crate::openapi::bodies::JobRequest;
 use crate::state::AppState;
 use crate::webhooks::{job_view, require_secret};
@@ -42,9 +43,7 @@ const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
         (status = 413, description = "The body is larger than api.max_body", body = ErrorEnvelope),
         (status = 415, description = "The body is not application/json", body = ErrorEnvelope),
         (status = 422, description = "The body is not an acceptable job; `field` names the culprit", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn create(
@@ -105,9 +104,7 @@ pub(super) async fn create(
     responses(
         (status = 200, description = "The job object", body = JobView),
         (status = 404, description = "No such job (finished jobs are deleted after retention.finished)", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn show(

@@ -9,6 +9,7 @@ use pixq_core::store::{Cursor, ListFilter};
 use serde::Serialize;
 
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::openapi::V1Errors;
 use crate::state::AppState;
 use crate::webhooks::job_views;
 use pixq_core::view::JobView;
@@ -55,9 +56,7 @@ struct ListQuery {
     responses(
         (status = 200, description = "A page of jobs, newest first", body = ListPage),
         (status = 400, description = "A parameter is unknown, repeated or invalid; `field` names it", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn list(

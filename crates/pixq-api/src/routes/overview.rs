@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::error::ApiError;
+use crate::openapi::V1Errors;
 use crate::overview::{self, Overview};
 use crate::state::AppState;
 
@@ -16,9 +17,7 @@ use crate::state::AppState;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The schedule's depth and each upstream token's load and pause", body = Overview),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn show(State(state): State<AppState>) -> Result<Json<Overview>, ApiError> {

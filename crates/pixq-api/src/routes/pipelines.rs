@@ -9,7 +9,8 @@ use futures::future::try_join_all;
 use pixq_core::pipeline::{Pipeline, PromptSource};
 use serde::Serialize;
 
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::error::ApiError;
+use crate::openapi::V1Errors;
 use crate::state::AppState;
 
 /// `{"pipelines": [...]}`, in the order of the configuration.
@@ -58,9 +59,7 @@ pub(crate) struct PipelineView {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The scheduled pipelines, in the configuration's order", body = Pipelines),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Pipelines>, ApiError> {

@@ -7,7 +7,8 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::error::ApiError;
+use crate::openapi::V1Errors;
 use crate::state::AppState;
 
 /// Whether the queue is paused.
@@ -26,9 +27,7 @@ pub(super) struct QueueView {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Whether the queue is paused", body = QueueView),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn show(State(state): State<AppState>) -> Result<Json<QueueView>, ApiError> {
@@ -44,9 +43,7 @@ pub(super) async fn show(State(state): State<AppState>) -> Result<Json<QueueView
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The queue is paused (it may have been already)", body = QueueView),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn pause(State(state): State<AppState>) -> Result<Json<QueueView>, ApiError> {
@@ -61,9 +58,7 @@ pub(super) async fn pause(State(state): State<AppState>) -> Result<Json<QueueVie
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The queue runs (it may have been already)", body = QueueView),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn resume(State(state): State<AppState>) -> Result<Json<QueueView>, ApiError> {

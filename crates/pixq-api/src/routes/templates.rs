@@ -5,7 +5,7 @@ use axum::Json;
 use pixq_core::spec::{Template, templates};
 use serde::Serialize;
 
-use crate::error::ErrorEnvelope;
+use crate::openapi::V1Errors;
 
 /// `{"templates": [...]}`, in the catalog's published order.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -56,9 +56,7 @@ impl From<&'static Template> for TemplateView {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The effect-template catalog", body = Catalog),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn list() -> Json<Catalog> {

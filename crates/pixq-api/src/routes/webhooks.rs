@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::listing::{parse_limit, query_pairs};
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::openapi::V1Errors;
 use crate::state::AppState;
 
 /// How many dead events are listed when `limit` is not given.
@@ -80,9 +81,7 @@ pub(super) struct DeadList {
     responses(
         (status = 200, description = "Events no attempt delivered (given up or refused)", body = DeadList),
         (status = 400, description = "A parameter is unknown, repeated or invalid; `field` names it", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn dead(
@@ -108,9 +107,7 @@ pub(super) async fn dead(
         (status = 202, description = "The event, pending again under the same id and body", body = EventView),
         (status = 404, description = "No such event (or it expired)", body = ErrorEnvelope),
         (status = 409, description = "The event is not dead", body = ErrorEnvelope),
-        (status = 401, description = "No or a wrong bearer token (when api.tokens is set)", body = ErrorEnvelope),
-        (status = 500, description = "An internal error; the details are in pixq's log", body = ErrorEnvelope),
-        (status = 503, description = "The store is unavailable or slow: try again shortly", body = ErrorEnvelope),
+        V1Errors,
     )
 )]
 pub(super) async fn resend(
