@@ -1,5 +1,6 @@
-//! The dashboard's buttons: cancel and retry, on a job and on a batch. Each posts a form with
-//! the viewer's CSRF token and runs the same code as the matching `/v1` route.
+//! The dashboard's buttons: cancel and retry, on a job and on a batch, and the queue's pause
+//! and resume. Each posts a form with the viewer's CSRF token and runs the same code as the
+//! matching `/v1` route.
 //!
 //! A form posted by the browser itself is answered with a redirect back to the page; one
 //! posted by the live script (`X-Pixq-Live`) with the outcome in plain words, which it shows.
@@ -16,7 +17,7 @@ use super::session::Access;
 use crate::error::ApiError;
 use crate::extract::JobPath;
 use crate::routes::batches::{self, BatchPath};
-use crate::routes::control;
+use crate::routes::{control, queue};
 use crate::state::AppState;
 
 /// A button's form.
@@ -36,6 +37,8 @@ enum Action {
     RetryJob,
     CancelBatch,
     RetryBatch,
+    PauseQueue,
+    ResumeQueue,
 }
 
 /// Cancels a job and the rest of its chain, as `POST /v1/jobs/{id}/cancel`.
@@ -80,6 +83,22 @@ pub(super) async fn retry_batch(
     form: Form<ActionForm>,
 ) -> Response {
     act(state, access, headers, id, form, Action::RetryBatch).await
+}
+
+/// Pauses (`pause`) or resumes (`resume`) the queue, as `POST /v1/queue/{action}`.
+pub(super) async fn queue(
+    state: State<AppState>,
+    access: Access,
+    headers: HeaderMap,
+    Path(what): Path<String>,
+    form: Form<ActionForm>,
+) -> Response {
+    let action = match what.as_str() {
+        "pause" => Action::PauseQueue,
+        "resume" => Action::ResumeQueue,
+        _ => return ApiError::not_found(format!("no queue action {what:?}")).into_response(),
+    };
+    act(state, access, headers, what, form, action).await
 }
 
 /// Checks the CSRF token, runs the action, and answers as the poster expects.
@@ -135,6 +154,14 @@ async fn run(state: &AppState, action: Action, id: String) -> Result<String, Api
                 "cancelled: batch {id} has {} cancelled chains",
                 batch.counts.cancelled
             ))
+        }
+        Action::PauseQueue => {
+            let Json(_) = queue::pause(State(state.clone())).await?;
+            Ok("paused: no worker starts a new look until the queue is resumed".to_owned())
+        }
+        Action::ResumeQueue => {
+            let Json(_) = queue::resume(State(state.clone())).await?;
+            Ok("resumed: the workers take jobs again".to_owned())
         }
         Action::RetryBatch => {
             let id = BatchId::from(id);

@@ -39,6 +39,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/dash/jobs/{id}/retry", post(actions::retry_job))
         .route("/dash/batches/{id}/cancel", post(actions::cancel_batch))
         .route("/dash/batches/{id}/retry", post(actions::retry_batch))
+        .route("/dash/queue/{action}", post(actions::queue))
         .route("/assets/dashboard.js", get(script))
         .route("/assets/dashboard.css", get(style))
 }

@@ -112,8 +112,11 @@ pub(super) fn overview(page: &OverviewPage, viewer: &Viewer) -> Markup {
             @if page.overview.queue_paused {
                 p.paused {
                     "Paused: no worker starts a new look until it is resumed ("
-                    code { "pixq queue resume" } ")."
+                    code { "pixq queue resume" } "). "
+                    (button("/dash/queue/resume", "Resume the queue", "", viewer, "/"))
                 }
+            } @else {
+                p { (button("/dash/queue/pause", "Pause the queue", "danger", viewer, "/")) }
             }
             p.figures {
                 span.figure { b { (page.overview.queue_depth.due) } " looks booked" }

@@ -12,7 +12,7 @@ mod jobs;
 mod listing;
 mod overview;
 pub(crate) mod pipelines;
-mod queue;
+pub(crate) mod queue;
 mod scrape;
 mod templates;
 mod webhooks;

@@ -14,7 +14,7 @@ use crate::state::AppState;
 /// Whether the queue is paused.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Queue)]
-pub(super) struct QueueView {
+pub(crate) struct QueueView {
     /// `true` while no worker starts a new look.
     paused: bool,
 }
@@ -46,7 +46,7 @@ pub(super) async fn show(State(state): State<AppState>) -> Result<Json<QueueView
         V1Errors,
     )
 )]
-pub(super) async fn pause(State(state): State<AppState>) -> Result<Json<QueueView>, ApiError> {
+pub(crate) async fn pause(State(state): State<AppState>) -> Result<Json<QueueView>, ApiError> {
     set(&state, true).await
 }
 
@@ -61,7 +61,7 @@ pub(super) async fn pause(State(state): State<AppState>) -> Result<Json<QueueVie
         V1Errors,
     )
 )]
-pub(super) async fn resume(State(state): State<AppState>) -> Result<Json<QueueView>, ApiError> {
+pub(crate) async fn resume(State(state): State<AppState>) -> Result<Json<QueueView>, ApiError> {
     set(&state, false).await
 }
 

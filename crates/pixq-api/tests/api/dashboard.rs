@@ -385,6 +385,40 @@ async fn buttons_cancel_and_retry_only_with_the_csrf_token(backend: Backend) {
     assert_eq!(response.headers()[LOCATION], "/batches/b1");
     assert_eq!(api.job(&failed).await.state, JobState::Queued);
 
+    // The queue's buttons, with the token only.
+    let response = post("/dash/queue/pause".into(), vec![], false).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(!api.store.schedule().is_paused().await.unwrap());
+    let response = post(
+        "/dash/queue/pause".into(),
+        vec![("csrf", csrf.clone())],
+        false,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(api.store.schedule().is_paused().await.unwrap());
+    let (_, _, html) = page(&api, "/", with_cookie(&cookie)).await;
+    assert!(
+        html.contains("/dash/queue/resume"),
+        "a paused queue offers resume"
+    );
+    let response = post(
+        "/dash/queue/resume".into(),
+        vec![("csrf", csrf.clone())],
+        true,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().starts_with("resumed"));
+    assert!(!api.store.schedule().is_paused().await.unwrap());
+    let response = post(
+        "/dash/queue/sideways".into(),
+        vec![("csrf", csrf.clone())],
+        false,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
     let response = api
         .http
         .post(api.url("/v1/batches"))

@@ -56,6 +56,7 @@ const DASHBOARD: &[(&str, &str)] = &[
     ("POST", "/dash/batches/{id}/retry"),
     ("POST", "/dash/jobs/{id}/cancel"),
     ("POST", "/dash/jobs/{id}/retry"),
+    ("POST", "/dash/queue/{action}"),
     ("POST", "/login"),
     ("POST", "/logout"),
 ];
