@@ -7,49 +7,22 @@
 -- listing is complete.
 local listed, cscore, cid = A[1], A[2], A[3]
 local limit, budget = tonumber(A[4]), tonumber(A[5])
-local max = '+inf'
-if cscore ~= '' then
-  max = cscore
-end
-local cnum = tonumber(cscore)
 
 local out = { { '', '' } }
-local found, examined, offset, chunk = 0, 0, 0, 100
-local last_score, last_id
-local more = false
-while not more do
-  local rows = redis.call('ZRANGE', listed, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', offset,
-    chunk, 'WITHSCORES')
-  if #rows == 0 then
-    break
+local next_score, next_id = page_newest_first(listed, cscore, cid, limit, budget, function(id)
+  local fields = redis.call('HGETALL', L.batchrec .. id)
+  if #fields == 0 then
+    redis.call('ZREM', listed, id)
+    return false, true
   end
-  offset = offset + #rows / 2
-  for i = 1, #rows, 2 do
-    local id, score = rows[i], rows[i + 1]
-    if not (cnum and tonumber(score) == cnum and not before(id, cid)) then
-      if found >= limit or examined >= budget then
-        more = true
-        break
-      end
-      examined = examined + 1
-      local fields = redis.call('HGETALL', L.batchrec .. id)
-      if #fields == 0 then
-        redis.call('ZREM', listed, id)
-        -- The members after it moved one place up.
-        offset = offset - 1
-      else
-        local entry = { id }
-        for j = 1, #fields do
-          entry[#entry + 1] = fields[j]
-        end
-        out[#out + 1] = entry
-        found = found + 1
-      end
-      last_score, last_id = string.format('%d', tonumber(score)), id
-    end
+  local entry = { id }
+  for j = 1, #fields do
+    entry[#entry + 1] = fields[j]
   end
-end
-if more then
-  out[1] = { last_score, last_id }
+  out[#out + 1] = entry
+  return true, false
+end)
+if next_score then
+  out[1] = { string.format('%d', tonumber(next_score)), next_id }
 end
 return out

@@ -304,4 +304,46 @@ local function before(a, b)
   return #a < #b
 end
 
+-- One page of a sorted set of ids scored by time, newest first, from the cursor (`cscore`,
+-- `cid`; `cscore` '' for the start): members at or after the cursor are skipped, since (score,
+-- id) pairs order a listing. `take(id)` is called for each member after it until `limit`
+-- were kept or `budget` examined, so a page may come back short with a cursor; it answers
+-- whether it kept the member, and whether it removed it from the set. Returns the cursor of
+-- the next page (score, id), or nothing when the listing is complete.
+local function page_newest_first(index, cscore, cid, limit, budget, take)
+  local max = '+inf'
+  if cscore ~= '' then
+    max = cscore
+  end
+  local cnum = tonumber(cscore)
+  local kept, examined, offset, chunk = 0, 0, 0, 100
+  local last_score, last_id
+  while true do
+    local rows = redis.call('ZRANGE', index, max, '-inf', 'BYSCORE', 'REV', 'LIMIT', offset,
+      chunk, 'WITHSCORES')
+    if #rows == 0 then
+      return
+    end
+    offset = offset + #rows / 2
+    for i = 1, #rows, 2 do
+      local id, score = rows[i], rows[i + 1]
+      if not (cnum and tonumber(score) == cnum and not before(id, cid)) then
+        if kept >= limit or examined >= budget then
+          return last_score, last_id
+        end
+        examined = examined + 1
+        local took, removed = take(id)
+        if took then
+          kept = kept + 1
+        end
+        if removed then
+          -- The members after it moved one place up.
+          offset = offset - 1
+        end
+        last_score, last_id = score, id
+      end
+    end
+  end
+end
+
 -- Script body follows.
