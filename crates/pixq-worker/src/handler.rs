@@ -248,7 +248,8 @@ impl Handler {
     }
 
     /// Writes `transition` from `job` (without reading it first when it is the record this
-    /// look last saw) with `effects`.
+    /// look last saw) with `effects`. A write that settles the lease is the look's last, so
+    /// it also takes the worker's next job ([`Handler::take_next`]).
     pub(crate) async fn commit(
         &self,
         look: &Look,
@@ -256,6 +257,10 @@ impl Handler {
         transition: Transition,
         effects: Effects,
     ) -> Result<Committed, StepError> {
+        let effects = Effects {
+            take_next: effects.settle.as_ref().and(self.take_next()),
+            ..effects
+        };
         let committed = async {
             let committed = self
                 .store
@@ -288,9 +293,8 @@ impl Handler {
     ) -> Result<(Step, Option<Job>), StepError> {
         let effects = Effects {
             settle: Some((look.lease().clone(), next)),
-            ring_now: Vec::new(),
             slot: self.slot_effect(slot),
-            take_next: self.take_next(),
+            ..Effects::default()
         };
         let committed = self.commit(look, job, transition, effects).await?;
         Ok(match committed.outcome {
@@ -301,7 +305,7 @@ impl Handler {
 
     /// How long to lease the next job a look's last write takes for this worker: none while
     /// draining.
-    pub(crate) fn take_next(&self) -> Option<Duration> {
+    fn take_next(&self) -> Option<Duration> {
         (!self.draining.is_cancelled()).then_some(self.config.lease_ttl)
     }
 

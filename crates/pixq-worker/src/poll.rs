@@ -186,7 +186,7 @@ impl Handler {
             settle: Some((look.lease().clone(), None)),
             ring_now: child.into_iter().collect(),
             slot: self.slot_effect(SlotFate::Ended),
-            take_next: self.take_next(),
+            ..Effects::default()
         };
         let committed = self.commit(look, &job, succeed, effects).await?;
         match committed.outcome {

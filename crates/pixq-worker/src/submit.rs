@@ -192,7 +192,6 @@ impl Handler {
         let first_poll = Utc::now() + self.timing.first_poll_after();
         let effects = Effects {
             settle: Some((look.lease().clone(), Some(first_poll))),
-            take_next: self.take_next(),
             ..Effects::default()
         };
         let committed = self.commit(look, &job, submitted, effects).await?;
