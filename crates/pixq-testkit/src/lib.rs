@@ -4,6 +4,7 @@
 //!   keys, when the test ends or panics.
 //! - [`data_dir`]: a temporary `data_dir` for the embedded backend.
 //! - [`wait`]: waiting for a condition with a deadline, instead of sleeping and hoping.
+//! - [`http`]: reading HTTP answers (their content type).
 //! - [`net`]: free loopback ports.
 //! - [`process`]: child processes with their output in a log file, SIGKILL and SIGTERM.
 //! - [`sim`]: the simulator's admin endpoints (ledger, stats, faults, tokens).
@@ -13,6 +14,7 @@
 #![allow(clippy::missing_panics_doc)]
 
 pub mod data_dir;
+pub mod http;
 pub mod net;
 pub mod process;
 pub mod redis;

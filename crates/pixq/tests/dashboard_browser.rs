@@ -285,12 +285,7 @@ async fn walkthrough(run: Arc<Run>, client: Client) {
         "{src}: {}",
         response.status()
     );
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = pixq_testkit::http::content_type(&response);
     assert!(content_type.starts_with("video/"), "{src}: {content_type}");
     let bytes = response.bytes().await.expect("video bytes");
     assert_eq!(bytes.get(4..8), Some(&b"ftyp"[..]), "{src} is an MP4");

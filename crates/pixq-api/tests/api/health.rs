@@ -40,12 +40,7 @@ async fn metrics_show_enqueued_jobs_and_the_queue_depth(backend: Backend) {
         .await
         .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = pixq_testkit::http::content_type(&response);
     assert!(content_type.starts_with("text/plain"), "{content_type}");
     let text = response.text().await.expect("text");
     let enqueued = text

@@ -375,12 +375,7 @@ pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
 /// The status and the JSON body, of any shape.
 pub async fn read_json(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = pixq_testkit::http::content_type(&response);
     let text = response.text().await.expect("a body");
     let body: Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text:?}"));
